@@ -1,0 +1,135 @@
+/**
+ * The detection engine: runs every registered detector over enriched events, holding each
+ * detector's keyed state and alias table. One engine per partition owner; the same engine runs
+ * behind `tokenwatch run`, `tokenwatch replay` and the detector case tables, so all three agree.
+ *
+ * State per detector lives in a Map ordered by last use; it is bounded by `maxKeysPerDetector`
+ * (oldest key evicted first, counted) and by event time (`stateTtlMs` after a key's last event).
+ */
+import type { Detector, EnrichedEvent, Finding } from './detector.js';
+
+export interface EngineOptions {
+  /** cap on tracked keys per detector; the least recently used key is evicted past it */
+  maxKeysPerDetector: number;
+  /** cap on alias entries per detector */
+  maxAliasesPerDetector: number;
+  /** events older than watermark − lateness are "late": still processed, counted */
+  allowedLatenessMs: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  maxKeysPerDetector: 500_000,
+  maxAliasesPerDetector: 1_000_000,
+  allowedLatenessMs: 30_000,
+};
+
+export interface DetectorFinding extends Finding {
+  detector: Detector;
+  /** the state key the finding was made under */
+  key: string;
+}
+
+interface Slot {
+  state: unknown;
+  lastTs: number;
+}
+
+interface DetectorSlots {
+  detector: Detector;
+  config: unknown;
+  ttlMs: number;
+  states: Map<string, Slot>;
+  aliases: Map<string, { key: string; ts: number }>;
+}
+
+export interface EngineStats {
+  events: number;
+  lateEvents: number;
+  evictedByCap: number;
+  evictedByTime: number;
+  keys: Record<string, number>;
+}
+
+export class Engine {
+  private readonly slots: DetectorSlots[];
+  private watermark = Number.NEGATIVE_INFINITY;
+  private lastSweep = Number.NEGATIVE_INFINITY;
+  readonly stats: EngineStats = { events: 0, lateEvents: 0, evictedByCap: 0, evictedByTime: 0, keys: {} };
+
+  constructor(
+    detectors: ReadonlyArray<{ detector: Detector; config: unknown }>,
+    private readonly opts: EngineOptions = DEFAULT_ENGINE_OPTIONS,
+  ) {
+    this.slots = detectors.map(({ detector, config }) => ({
+      detector,
+      config,
+      ttlMs: detector.stateTtlMs(config),
+      states: new Map(),
+      aliases: new Map(),
+    }));
+  }
+
+  get watermarkMs(): number {
+    return this.watermark;
+  }
+
+  /** Runs every detector on one event; returns the findings in detector order. */
+  process(event: EnrichedEvent): DetectorFinding[] {
+    this.stats.events++;
+    if (event.ts < this.watermark - this.opts.allowedLatenessMs) this.stats.lateEvents++;
+    if (event.ts > this.watermark) this.watermark = event.ts;
+    const out: DetectorFinding[] = [];
+    for (const s of this.slots) {
+      const lookup = (alias: string) => s.aliases.get(alias)?.key;
+      const keys = s.detector.keys(event, s.config, lookup);
+      for (const key of keys) {
+        const slot = s.states.get(key);
+        const res = s.detector.step(slot?.state, event, { config: s.config, key, watermarkMs: this.watermark });
+        if (slot) s.states.delete(key);
+        if (res.state !== undefined) {
+          s.states.set(key, { state: res.state, lastTs: Math.max(slot?.lastTs ?? event.ts, event.ts) });
+          if (s.states.size > this.opts.maxKeysPerDetector) {
+            const oldest = s.states.keys().next().value as string;
+            s.states.delete(oldest);
+            this.stats.evictedByCap++;
+          }
+        }
+        if (res.aliases) {
+          for (const [alias, target] of Object.entries(res.aliases)) {
+            s.aliases.delete(alias);
+            s.aliases.set(alias, { key: target, ts: event.ts });
+            if (s.aliases.size > this.opts.maxAliasesPerDetector) {
+              s.aliases.delete(s.aliases.keys().next().value as string);
+            }
+          }
+        }
+        for (const f of res.findings) out.push({ ...f, detector: s.detector, key });
+      }
+    }
+    this.maybeSweep();
+    return out;
+  }
+
+  /** Drops keys whose last event is older than their detector's state TTL (event time). */
+  private maybeSweep(): void {
+    if (this.watermark - this.lastSweep < 60_000) return;
+    this.lastSweep = this.watermark;
+    for (const s of this.slots) {
+      const horizon = this.watermark - s.ttlMs - this.opts.allowedLatenessMs;
+      for (const [k, slot] of s.states) {
+        if (slot.lastTs < horizon) {
+          s.states.delete(k);
+          this.stats.evictedByTime++;
+        }
+      }
+      for (const [a, v] of s.aliases) if (v.ts < horizon) s.aliases.delete(a);
+    }
+  }
+
+  /** Number of tracked keys per detector id. */
+  keyCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.slots) out[s.detector.meta.id] = s.states.size;
+    return out;
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'detectors/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration suites share one broker and one ClickHouse; each uses its own topics and database.
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
