@@ -107,7 +107,7 @@ ch_install() {
   local sudo=""; [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null && sudo="sudo" || die "installing clickhouse-server needs root (or sudo)"; }
   say "installing clickhouse-server and clickhouse-client from Debian's packages (once) ..."
   $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client >"$DIR/apt.log" 2>&1 \
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client kcat >"$DIR/apt.log" 2>&1 \
     || { tail -30 "$DIR/apt.log" >&2; die "apt-get install clickhouse-server failed (log: $DIR/apt.log)"; }
   ch_bin >/dev/null || die "clickhouse-server still not found after apt-get install"
 }
@@ -132,6 +132,16 @@ ch_ready() {
   [ "$(http_get 127.0.0.1 "$CH_HTTP_PORT" /ping 2>/dev/null)" = "Ok." ]
 }
 
+# kcat (Debian's Kafka command-line client) is what the tests and docs use as "another client".
+kcat_install() {
+  command -v kcat >/dev/null && return 0
+  command -v apt-get >/dev/null || { say "kcat not found (install it to produce events by hand)"; return 0; }
+  [ "$(id -u)" = 0 ] || { say "kcat not found: sudo apt-get install -y kcat"; return 0; }
+  say "installing kcat from Debian's packages (once) ..."
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; } >"$DIR/apt-kcat.log" 2>&1 \
+    || say "could not install kcat (log: $DIR/apt-kcat.log)"
+}
+
 # ---------------------------------------------------------------- common
 stop_pid() { # name pidfile
   local pidf="$2"
@@ -154,6 +164,7 @@ case "${1:-}" in
     mkdir -p "$DIR"
     ch_up
     kafka_up
+    kcat_install
     echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
     echo "CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
     ;;

@@ -13,7 +13,7 @@ export const TFP1_RE = /^tfp1:[A-Za-z0-9_-]{22}$/;
 
 /** Strips an HTTP auth scheme (`Bearer`, case-insensitive) and surrounding white space. */
 export function stripScheme(credential: string): string {
-  return credential.trim().replace(/^bearer\s+/i, '').trim();
+  return credential.trim().replace(/^bearer(?:\s+|$)/i, '').trim();
 }
 
 /**

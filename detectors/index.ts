@@ -1,0 +1,13 @@
+/**
+ * The detector registry: one line per detector. Adding a detector never touches `src/`.
+ */
+import type { Detector } from '../src/detector.js';
+import impossibleTravel from './impossible_travel/index.js';
+import multiIpReplay from './multi_ip_replay/index.js';
+import refreshReuse from './refresh_reuse/index.js';
+
+export const detectors: readonly Detector[] = [
+  impossibleTravel,
+  multiIpReplay,
+  refreshReuse,
+];

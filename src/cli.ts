@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+/**
+ * The `tokenwatch` command line (DESIGN §7).
+ */
+import { parseArgs } from 'node:util';
+import { createWriteStream } from 'node:fs';
+import { detectors } from '../detectors/index.js';
+import { loadConfig, ENV_SETTINGS, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { TokenwatchError, describeError } from './errors.js';
+import { kafkaBus } from './kafka.js';
+import { AlertStore } from './clickhouse.js';
+import { Metrics, serveMetrics } from './metrics.js';
+import { Processor } from './pipeline.js';
+import { openInput, replay } from './replay.js';
+import { fingerprint } from './fingerprint.js';
+import { openGeoLookup } from './geoip.js';
+import type { GeoLookup } from './enrich.js';
+import { unrevoke } from './unrevoke.js';
+
+const USAGE = `tokenwatch — detect abused API credentials in gateway logs and revoke them
+
+usage: tokenwatch <command> [options]
+
+commands:
+  run                       the stream processor: Kafka input → detectors → ClickHouse alerts + denylist
+  replay <file|->           the same detectors over an NDJSON file of canonical events, no services;
+                            writes alerts and revocations as NDJSON  [--out FILE]
+  migrate                   create / upgrade the ClickHouse schema
+  unrevoke <scope:id>       lift a revocation (tombstone on the denylist)  --reason TEXT
+  fingerprint               read a credential on stdin, print its tfp1 fingerprint (needs TOKENWATCH_FP_KEY)
+  config                    validate the configuration and print the effective settings (no secrets)
+
+environment:
+${ENV_SETTINGS.map((s) => `  ${s.name.padEnd(30)} ${s.description}${s.default !== undefined ? ` (default: ${s.default || '""'})` : ''}`).join('\n')}
+`;
+
+async function openGeo(config: Config, log: Logger): Promise<GeoLookup | undefined> {
+  try {
+    return await openGeoLookup(config.geoip);
+  } catch (e) {
+    if (config.geoip.cityDbPath || config.geoip.asnDbPath) throw e;
+    log.warn({ err: describeError(e) }, 'GeoIP databases unavailable; only events with a geo field form locations');
+    return undefined;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function cmdRun(): Promise<void> {
+  const config = loadConfig(detectors);
+  const log = createLogger({ level: config.logLevel });
+  const geo = await openGeo(config, log);
+  const metrics = new Metrics();
+  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
+  const store = new AlertStore(config.clickhouse, log);
+  const processor = new Processor({ config, detectors, bus, store, log, metrics, geo });
+  const server = config.metricsPort ? await serveMetrics(metrics, config.metricsPort, () => processor.isReady()) : undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing the batch, flushing, committing');
+    const force = setTimeout(() => {
+      log.error('graceful stop took longer than 30 s; exiting (uncommitted input is re-read on restart)');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    await processor.stop();
+    await bus.close();
+    await store.close();
+    server?.close();
+    log.info('stopped');
+    log.flush?.();
+    setTimeout(() => process.exit(0), 50);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await processor.start();
+}
+
+async function cmdMigrate(): Promise<void> {
+  const config = loadConfig(detectors);
+  const log = createLogger({ level: config.logLevel });
+  const store = new AlertStore(config.clickhouse, log);
+  try {
+    await store.ping();
+    const r = await store.migrate(365);
+    process.stdout.write(
+      `ClickHouse ${store.version.join('.')} at ${config.clickhouse.url}, database ${config.clickhouse.database}: ` +
+        `${r.applied.length ? `applied migrations ${r.applied.join(', ')}` : 'schema up to date'}` +
+        `${r.skipped.length ? `; skipped ${r.skipped.join(', ')} (server too old, retention falls back to dropping partitions)` : ''}\n`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdReplay(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, quiet: { type: 'boolean', short: 'q' } } });
+  const path = positionals[0];
+  if (!path) throw new TokenwatchError('USAGE', 'replay needs an NDJSON file or - for stdin: tokenwatch replay events.ndjson [--out alerts.ndjson]');
+  const config = loadConfig(detectors, { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  const log = createLogger({ level: config.logLevel });
+  const geo = await openGeo(config, log);
+  const output = values.out ? createWriteStream(values.out) : process.stdout;
+  await replay({
+    config,
+    detectors,
+    log,
+    geo,
+    input: openInput(path),
+    output,
+    progress: values.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+  });
+  if (values.out) await new Promise<void>((r) => (output as ReturnType<typeof createWriteStream>).end(r));
+}
+
+async function cmdFingerprint(): Promise<void> {
+  const key = process.env.TOKENWATCH_FP_KEY;
+  if (!key) throw new TokenwatchError('CONFIG_INVALID', 'TOKENWATCH_FP_KEY must be set to the shared tfp1 key (at least 16 bytes) to fingerprint a credential');
+  if (process.stdin.isTTY) process.stderr.write('credential (read from stdin, end with Ctrl-D): ');
+  const lines = (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new TokenwatchError('USAGE', 'no credential on stdin: echo "$TOKEN" | tokenwatch fingerprint');
+  for (const l of lines) process.stdout.write(fingerprint(l, key) + '\n');
+}
+
+async function cmdConfig(): Promise<void> {
+  const config = loadConfig(detectors);
+  const shown = { ...config, fpKey: config.fpKey ? '[set]' : '[not set]', clickhouse: { ...config.clickhouse, password: config.clickhouse.password ? '[set]' : '' } };
+  process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'run':
+        await cmdRun();
+        return -1;
+      case 'replay':
+        await cmdReplay(rest);
+        return 0;
+      case 'migrate':
+        await cmdMigrate();
+        return 0;
+      case 'unrevoke':
+        await unrevoke(rest);
+        return 0;
+      case 'fingerprint':
+        await cmdFingerprint();
+        return 0;
+      case 'config':
+        await cmdConfig();
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`tokenwatch: unknown command "${cmd}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    const code = e instanceof TokenwatchError ? e.code : 'ERROR';
+    process.stderr.write(`tokenwatch ${cmd}: ${describeError(e)}\n`);
+    return code === 'USAGE' ? 2 : 1;
+  }
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''));
+if (isMain) {
+  main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exitCode = code;
+  });
+}

@@ -1,0 +1,256 @@
+/**
+ * Configuration: environment variables (DESIGN §7) plus an optional JSON config file
+ * (`TOKENWATCH_CONFIG`). Everything is validated offline, before any connection, and an error names
+ * the setting and what was expected (STYLE habit 4).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import type { Detector } from './detector.js';
+import { TokenwatchError } from './errors.js';
+import { CidrSet } from './net.js';
+import { DEFAULT_ANONYMOUS_ASNS } from './enrich.js';
+
+const HOST_PORT = /^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+
+const csv = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** One environment setting: its variable, default and description (the README table is built from these). */
+export interface EnvSetting {
+  name: string;
+  default?: string;
+  description: string;
+}
+
+export const ENV_SETTINGS: readonly EnvSetting[] = [
+  { name: 'KAFKA_BROKERS', default: 'localhost:9092', description: 'Kafka bootstrap brokers, host:port[,host:port]' },
+  { name: 'TOKENWATCH_INPUT_TOPIC', default: 'gateway.access-logs', description: 'canonical access events (input)' },
+  { name: 'TOKENWATCH_DENYLIST_TOPIC', default: 'auth.denylist', description: 'compacted revocation topic gateways load' },
+  { name: 'TOKENWATCH_DLQ_TOPIC', default: 'tokenwatch.dlq', description: 'dead-letter topic for bad input, with reason codes' },
+  { name: 'TOKENWATCH_GROUP_ID', default: 'tokenwatch', description: 'consumer group of the processor' },
+  { name: 'CLICKHOUSE_URL', default: 'http://localhost:8123', description: 'ClickHouse HTTP endpoint' },
+  { name: 'CLICKHOUSE_DATABASE', default: 'tokenwatch', description: 'database holding the alerts table' },
+  { name: 'CLICKHOUSE_USER', default: 'default', description: 'ClickHouse user' },
+  { name: 'CLICKHOUSE_PASSWORD', default: '', description: 'ClickHouse password (never logged)' },
+  { name: 'TOKENWATCH_FP_KEY', description: 'the tfp1 HMAC key (≥ 16 bytes); needed to fingerprint raw credentials; never logged' },
+  { name: 'TOKENWATCH_CONFIG', description: 'path of an optional JSON config file (detectors, response policy, networks)' },
+  { name: 'TOKENWATCH_INPUT_PARTITIONS', default: '6', description: 'partitions for the input topic when tokenwatch creates it' },
+  { name: 'TOKENWATCH_REVOCATION_TTL_SEC', default: '86400', description: 'lifetime of a revocation when the credential expiry is unknown' },
+  { name: 'TOKENWATCH_SHADOW', default: 'false', description: 'shadow mode: record would-be revocations as shadow_revoke, publish none' },
+  { name: 'TOKENWATCH_LATENESS_SEC', default: '30', description: 'allowed event-time lateness; later events are counted as late' },
+  { name: 'TOKENWATCH_TRUSTED_CIDRS', default: '', description: 'trusted proxy / egress CIDRs (comma-separated): one network, never a location' },
+  { name: 'TOKENWATCH_GEOIP_CITY_DB', description: 'path of a licensed MaxMind City .mmdb (default: the bundled free database)' },
+  { name: 'TOKENWATCH_GEOIP_ASN_DB', description: 'path of a licensed MaxMind ASN .mmdb (default: the bundled free database)' },
+  { name: 'TOKENWATCH_METRICS_PORT', default: '9464', description: 'port of /metrics, /healthz and /readyz (0 disables)' },
+  { name: 'TOKENWATCH_BATCH_MAX_WAIT_MS', default: '200', description: 'max time a batch waits for sinks before flushing' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'pino log level' },
+];
+
+/** Response-policy part of the config file. */
+export const ResponseConfigSchema = z
+  .object({
+    actions: z
+      .record(z.string(), z.enum(['alert', 'revoke', 'off']))
+      .default({})
+      .describe('per-detector action override: alert | revoke | off'),
+    minSeverityToRevoke: z
+      .enum(['low', 'medium', 'high', 'critical'])
+      .default('high')
+      .describe('findings below this severity are never revoked, only alerted'),
+    allowlist: z
+      .object({
+        subjects: z.array(z.string()).default([]).describe('subjects never revoked'),
+        keyIds: z.array(z.string()).default([]).describe('API key ids never revoked'),
+        clientIds: z.array(z.string()).default([]).describe('OAuth client ids never revoked'),
+        cidrs: z.array(z.string()).default([]).describe('client CIDRs never revoked'),
+      })
+      .strict()
+      .default({ subjects: [], keyIds: [], clientIds: [], cidrs: [] }),
+    breaker: z
+      .object({
+        maxRevocationsPerMin: z.number().int().min(1).default(100).describe('global cap on revocations per minute'),
+        maxRevocationsPerTenantPerMin: z.number().int().min(1).default(30).describe('per-tenant cap per minute'),
+        coolDownSec: z.number().int().min(0).default(600).describe('time alert-only lasts after a trip (0: until reset)'),
+      })
+      .strict()
+      .default({ maxRevocationsPerMin: 100, maxRevocationsPerTenantPerMin: 30, coolDownSec: 600 }),
+  })
+  .strict();
+
+export const NetworkConfigSchema = z
+  .object({
+    trustedCidrs: z.array(z.string()).default([]).describe('trusted proxy / egress CIDRs'),
+    allowlistAsns: z.array(z.number().int()).default([]).describe('ASNs that never form a location'),
+    anonymousAsns: z
+      .array(z.number().int())
+      .default([...DEFAULT_ANONYMOUS_ASNS])
+      .describe('anonymiser / relay / satellite ASNs'),
+    anonymousCidrs: z.array(z.string()).default([]).describe('anonymiser CIDRs (Tor exits, VPN ranges)'),
+  })
+  .strict();
+
+export const FileConfigSchema = z
+  .object({
+    detectors: z.record(z.string(), z.unknown()).default({}).describe('per-detector config, by detector id'),
+    response: ResponseConfigSchema.default(ResponseConfigSchema.parse({})),
+    network: NetworkConfigSchema.default(NetworkConfigSchema.parse({})),
+  })
+  .strict();
+
+export type ResponseConfig = z.infer<typeof ResponseConfigSchema>;
+export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
+
+export interface Config {
+  kafka: { brokers: string[]; clientId: string };
+  topics: { input: string; denylist: string; dlq: string; inputPartitions: number };
+  groupId: string;
+  clickhouse: { url: string; database: string; username: string; password: string };
+  fpKey?: string;
+  revocationTtlSec: number;
+  shadow: boolean;
+  latenessSec: number;
+  metricsPort: number;
+  batchMaxWaitMs: number;
+  logLevel: string;
+  geoip: { cityDbPath?: string; asnDbPath?: string };
+  response: ResponseConfig;
+  network: NetworkConfig;
+  /** detector id -> parsed config, for every registered detector */
+  detectorConfigs: Record<string, unknown>;
+}
+
+function fail(setting: string, expected: string, got?: string): never {
+  const shown = got === undefined ? '' : ` (got "${got.length > 80 ? got.slice(0, 80) + '…' : got}")`;
+  throw new TokenwatchError('CONFIG_INVALID', `${setting} must be ${expected}${shown}`);
+}
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) fail(name, `a whole number from ${min} to ${max}`, raw);
+  return n;
+}
+
+function boolSetting(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  return fail(name, 'true or false', raw);
+}
+
+function topicSetting(env: NodeJS.ProcessEnv, name: string, def: string): string {
+  const v = env[name] || def;
+  if (!TOPIC.test(v)) fail(name, 'a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)', v);
+  return v;
+}
+
+function zodProblems(err: z.ZodError, prefix: string): string {
+  return err.issues.map((i) => `${[prefix, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+}
+
+/** Reads the optional config file; errors name the file and the offending path. */
+export function loadFileConfig(path: string | undefined): z.infer<typeof FileConfigSchema> {
+  if (!path) return FileConfigSchema.parse({});
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    fail('TOKENWATCH_CONFIG', 'the path of a readable JSON file', `${path}: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    fail('TOKENWATCH_CONFIG', 'valid JSON', `${path}: ${(e as Error).message}`);
+  }
+  const r = FileConfigSchema.safeParse(json);
+  if (!r.success) throw new TokenwatchError('CONFIG_INVALID', `TOKENWATCH_CONFIG (${path}) is invalid: ${zodProblems(r.error, 'config')}`);
+  return r.data;
+}
+
+/** Parses each registered detector's config; unknown detector ids and bad fields are errors. */
+export function parseDetectorConfigs(detectors: readonly Detector[], raw: Record<string, unknown>): Record<string, unknown> {
+  const ids = new Set(detectors.map((d) => d.meta.id));
+  for (const id of Object.keys(raw)) {
+    if (!ids.has(id)) fail(`config.detectors.${id}`, `one of the registered detectors (${[...ids].join(', ')})`, id);
+  }
+  const out: Record<string, unknown> = {};
+  for (const d of detectors) {
+    const r = d.config.safeParse(raw[d.meta.id] ?? {});
+    if (!r.success) throw new TokenwatchError('CONFIG_INVALID', `invalid detector config: ${zodProblems(r.error as z.ZodError, `config.detectors.${d.meta.id}`)}`);
+    out[d.meta.id] = r.data;
+  }
+  return out;
+}
+
+/** Builds and validates the whole configuration from the environment. Throws CONFIG_INVALID. */
+export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEnv = process.env): Config {
+  const brokersRaw = env.KAFKA_BROKERS || 'localhost:9092';
+  const brokers = csv(brokersRaw);
+  if (brokers.length === 0 || !brokers.every((b) => HOST_PORT.test(b))) {
+    fail('KAFKA_BROKERS', 'host:port[,host:port] (e.g. localhost:9092)', brokersRaw);
+  }
+  const chUrl = env.CLICKHOUSE_URL || 'http://localhost:8123';
+  try {
+    const u = new URL(chUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    fail('CLICKHOUSE_URL', 'an http(s) URL such as http://localhost:8123', chUrl);
+  }
+  const database = env.CLICKHOUSE_DATABASE || 'tokenwatch';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) fail('CLICKHOUSE_DATABASE', 'an identifier ([A-Za-z_][A-Za-z0-9_]*)', database);
+  const fpKey = env.TOKENWATCH_FP_KEY || undefined;
+  if (fpKey !== undefined && Buffer.byteLength(fpKey) < 16) fail('TOKENWATCH_FP_KEY', 'at least 16 bytes long (value not shown)');
+  const file = loadFileConfig(env.TOKENWATCH_CONFIG);
+  const network = { ...file.network };
+  const trusted = csv(env.TOKENWATCH_TRUSTED_CIDRS);
+  if (trusted.length) network.trustedCidrs = [...network.trustedCidrs, ...trusted];
+  try {
+    new CidrSet(network.trustedCidrs);
+  } catch (e) {
+    fail('TOKENWATCH_TRUSTED_CIDRS / config.network.trustedCidrs', 'CIDR blocks like 203.0.113.0/24', (e as Error).message);
+  }
+  try {
+    new CidrSet(network.anonymousCidrs);
+    new CidrSet(file.response.allowlist.cidrs);
+  } catch (e) {
+    fail('config.network.anonymousCidrs / config.response.allowlist.cidrs', 'CIDR blocks like 203.0.113.0/24', (e as Error).message);
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    fail('LOG_LEVEL', 'one of fatal, error, warn, info, debug, trace, silent', logLevel);
+  }
+  return {
+    kafka: { brokers, clientId: 'tokenwatch' },
+    topics: {
+      input: topicSetting(env, 'TOKENWATCH_INPUT_TOPIC', 'gateway.access-logs'),
+      denylist: topicSetting(env, 'TOKENWATCH_DENYLIST_TOPIC', 'auth.denylist'),
+      dlq: topicSetting(env, 'TOKENWATCH_DLQ_TOPIC', 'tokenwatch.dlq'),
+      inputPartitions: intSetting(env, 'TOKENWATCH_INPUT_PARTITIONS', 6, 1, 10_000),
+    },
+    groupId: env.TOKENWATCH_GROUP_ID || 'tokenwatch',
+    clickhouse: {
+      url: chUrl,
+      database,
+      username: env.CLICKHOUSE_USER || 'default',
+      password: env.CLICKHOUSE_PASSWORD ?? '',
+    },
+    fpKey,
+    revocationTtlSec: intSetting(env, 'TOKENWATCH_REVOCATION_TTL_SEC', 86_400, 60, 31_536_000),
+    shadow: boolSetting(env, 'TOKENWATCH_SHADOW', false),
+    latenessSec: intSetting(env, 'TOKENWATCH_LATENESS_SEC', 30, 0, 86_400),
+    metricsPort: intSetting(env, 'TOKENWATCH_METRICS_PORT', 9464, 0, 65_535),
+    batchMaxWaitMs: intSetting(env, 'TOKENWATCH_BATCH_MAX_WAIT_MS', 200, 1, 60_000),
+    logLevel,
+    geoip: { cityDbPath: env.TOKENWATCH_GEOIP_CITY_DB || undefined, asnDbPath: env.TOKENWATCH_GEOIP_ASN_DB || undefined },
+    response: file.response,
+    network,
+    detectorConfigs: parseDetectorConfigs(detectors, file.detectors),
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * The stream processor behind `tokenwatch run` (DESIGN §1):
+ *
+ *   Kafka input ─► decode ─► secret guard ─► validate ─► enrich ─► detectors ─► response policy
+ *                                                                              │
+ *        ClickHouse alerts ◄── alert rows ┼─► denylist records ─► Kafka auth.denylist
+ *                                         └─► DLQ records ─► Kafka tokenwatch.dlq
+ *
+ * One batch = one partition's fetch. Everything the batch produced is made durable (alert rows
+ * inserted, denylist and DLQ records acknowledged by all in-sync replicas) before the batch's
+ * input offset is committed; a failing sink is retried with backoff while the partition waits, so
+ * the committed offset never passes unwritten work. Every sink is idempotent (deterministic ids,
+ * ReplacingMergeTree, compacted denylist), so the replay after a crash changes nothing visible.
+ */
+import type { Config } from './config.js';
+import type { Detector, SourceRef } from './detector.js';
+import { Engine, type DetectorFinding } from './engine.js';
+import { Enricher, type GeoLookup } from './enrich.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Bus, BusBatch, BusConsumer, BusProducer, BusRecord } from './kafka.js';
+import type { AlertRow, AlertStore } from './clickhouse.js';
+import { decode, type DlqReason } from './decode.js';
+import { ResponsePolicy } from './policy.js';
+import { breakerAlert, buildAlert } from './alerts.js';
+import { describeError, isRetriable } from './errors.js';
+import { excerpt } from './guard.js';
+
+export interface ProcessorDeps {
+  config: Config;
+  detectors: readonly Detector[];
+  bus: Bus;
+  store: AlertStore;
+  log: Logger;
+  metrics: Metrics;
+  geo?: GeoLookup;
+  /** wall clock for detected_at / revoked_at / breaker; injected for tests */
+  now?: () => number;
+}
+
+/** What one batch produced, waiting to be made durable. */
+export interface BatchOutput {
+  alerts: AlertRow[];
+  records: BusRecord[];
+  dlq: number;
+  findings: number;
+  revocations: number;
+}
+
+/** A dead-letter record's value. */
+export interface DlqRecord {
+  v: 1;
+  reason: DlqReason;
+  detail: string;
+  source: SourceRef & { timestamp: string; key: string | null };
+  excerpt: string;
+  /** the whole message with secrets redacted, when it was small enough */
+  payload?: string;
+  at: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The processing core without Kafka: decode → … → policy for a list of messages of one
+ * partition. Shared by the processor and by tests; pure apart from the engine's state.
+ */
+export class BatchProcessor {
+  readonly policy: ResponsePolicy;
+  readonly enricher: Enricher;
+  private sharedEngine?: Engine;
+  private readonly active: Array<{ detector: Detector; config: unknown }>;
+
+  constructor(private readonly deps: Omit<ProcessorDeps, 'bus' | 'store'>) {
+    const { config } = deps;
+    this.policy = new ResponsePolicy({ response: config.response, shadow: config.shadow });
+    this.enricher = new Enricher({ ...config.network, geo: deps.geo });
+    this.active = deps.detectors
+      .filter((d) => this.policy.detectorAction(d.meta.id, d.meta.defaultAction) !== 'off')
+      .map((d) => ({ detector: d, config: config.detectorConfigs[d.meta.id] }));
+  }
+
+  get activeDetectors(): string[] {
+    return this.active.map((a) => a.detector.meta.id);
+  }
+
+  /**
+   * The detection state of this instance. One engine serves every partition the instance owns, so
+   * detection is complete whatever the producers keyed the input by, as long as one instance owns
+   * all partitions. (Per-partition state with changelogs and re-keying for scale-out: see README.)
+   */
+  engine(_topic: string, _partition: number): Engine {
+    if (!this.sharedEngine) {
+      this.sharedEngine = new Engine(this.active, {
+        maxKeysPerDetector: 500_000,
+        maxAliasesPerDetector: 1_000_000,
+        allowedLatenessMs: this.deps.config.latenessSec * 1000,
+      });
+    }
+    return this.sharedEngine;
+  }
+
+  allEngines(): Engine[] {
+    return this.sharedEngine ? [this.sharedEngine] : [];
+  }
+
+  process(topic: string, partition: number, messages: BusBatch['messages']): BatchOutput {
+    const { config, metrics, log } = this.deps;
+    const now = this.deps.now ?? Date.now;
+    const engine = this.engine(topic, partition);
+    const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0 };
+    const lateBefore = engine.stats.lateEvents;
+    for (const m of messages) {
+      const source: SourceRef = { topic, partition, offset: m.offset };
+      const d = decode(m.value);
+      if (!d.ok) {
+        out.records.push(this.dlqRecord(d.reason, d.detail, d.excerpt, d.redacted, source, m));
+        out.dlq++;
+        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: d.reason });
+        continue;
+      }
+      let findings: DetectorFinding[];
+      try {
+        findings = engine.process(this.enricher.enrich(d.event, source));
+      } catch (e) {
+        log.error({ err: describeError(e), offset: m.offset, partition }, 'detector failed; event dead-lettered');
+        const text = m.value?.toString('utf8') ?? '';
+        out.records.push(this.dlqRecord('detector_failed', describeError(e).slice(0, 300), excerpt(text, 512), undefined, source, m));
+        out.dlq++;
+        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: 'detector_failed' });
+        continue;
+      }
+      metrics.inc('tokenwatch_events_total', 'events decoded and run through the detectors', { stage: 'detected' });
+      for (const f of findings) {
+        const t = now();
+        const decision = this.policy.decide(f, t);
+        if (decision.trip) {
+          out.alerts.push(breakerAlert(decision.trip, t));
+          metrics.inc('tokenwatch_breaker_trips_total', 'revocation circuit breaker trips', { scope: decision.trip.scope });
+          log.error({ breaker: decision.trip }, 'revocation circuit breaker tripped: alert-only until reset or cool-down');
+        }
+        const built = buildAlert(f, decision, t, config.revocationTtlSec);
+        out.alerts.push(built.row);
+        out.findings++;
+        metrics.inc('tokenwatch_findings_total', 'findings by detector and action', { detector: f.detector.meta.id, action: decision.action });
+        for (const r of built.records) {
+          out.records.push({ topic: config.topics.denylist, key: r.key, value: JSON.stringify(r.value) });
+          out.revocations++;
+          metrics.inc('tokenwatch_revocations_total', 'denylist records published', { detector: f.detector.meta.id, scope: r.value.scope });
+        }
+      }
+    }
+    const late = engine.stats.lateEvents - lateBefore;
+    if (late) metrics.inc('tokenwatch_late_events_total', 'events later than the allowed lateness (processed best-effort)', {}, late);
+    metrics.set('tokenwatch_breaker_open', 'revocation circuit breaker state (1 = open, alert-only)', {}, this.policy.breaker.isOpen(now()) ? 1 : 0);
+    return out;
+  }
+
+  private dlqRecord(
+    reason: DlqReason,
+    detail: string,
+    exc: string,
+    redacted: string | undefined,
+    source: SourceRef,
+    m: BusBatch['messages'][number],
+  ): BusRecord {
+    const rec: DlqRecord = {
+      v: 1,
+      reason,
+      detail,
+      source: { ...source, timestamp: m.timestamp, key: m.key === null ? null : excerpt(m.key, 200) },
+      excerpt: exc,
+      payload: redacted,
+      at: new Date((this.deps.now ?? Date.now)()).toISOString(),
+    };
+    return {
+      topic: this.deps.config.topics.dlq,
+      key: `${source.topic}/${source.partition}/${source.offset}`,
+      value: JSON.stringify(rec),
+      headers: { 'tokenwatch-reason': reason },
+    };
+  }
+}
+
+export class Processor {
+  private consumer?: BusConsumer;
+  private producer?: BusProducer;
+  readonly core: BatchProcessor;
+  private ready = false;
+  private stopping = false;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.core = new BatchProcessor(deps);
+  }
+
+  isReady(): boolean {
+    return this.ready && !this.stopping;
+  }
+
+  /** Connects, checks both services, runs migrations, creates topics, then starts consuming. */
+  async start(): Promise<void> {
+    const { config, bus, store, log } = this.deps;
+    await bus.ping();
+    await store.ping();
+    await store.migrate(365);
+    await bus.ensureTopics([
+      { topic: config.topics.input, partitions: config.topics.inputPartitions },
+      { topic: config.topics.denylist, partitions: 3, compacted: true },
+      { topic: config.topics.dlq, partitions: 1 },
+    ]);
+    this.producer = await bus.producer();
+    this.consumer = bus.consumer(config.groupId);
+    this.consumer.onAssignment((assigned) => {
+      this.ready = true;
+      log.info({ partitions: assigned.map((a) => a.partition) }, 'partitions assigned');
+    });
+    this.consumer.onCrash((err, restart) => log.error({ err: describeError(err), restart }, 'consumer crashed'));
+    log.info({ input: config.topics.input, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
+    await this.consumer.run([config.topics.input], true, (b) => {
+      const p = this.handleBatch(b);
+      this.inFlight = p.catch(() => undefined);
+      return p;
+    });
+  }
+
+  private async handleBatch(b: BusBatch): Promise<void> {
+    if (b.messages.length === 0) return;
+    const { metrics } = this.deps;
+    const out = this.core.process(b.topic, b.partition, b.messages);
+    await this.flush(out, b);
+    const last = b.messages[b.messages.length - 1]!;
+    const next = (BigInt(last.offset) + 1n).toString();
+    await this.consumer!.commit(b.topic, b.partition, next);
+    metrics.inc('tokenwatch_messages_total', 'input messages consumed and committed', { topic: b.topic }, b.messages.length);
+    const lag = Number(BigInt(b.highWatermark) - BigInt(next));
+    metrics.set('tokenwatch_consumer_lag', 'messages behind the end of the input partition', { partition: String(b.partition) }, Math.max(0, lag));
+    for (const e of this.core.allEngines()) {
+      for (const [d, n] of Object.entries(e.keyCounts())) metrics.set('tokenwatch_state_keys', 'tracked keys per detector', { detector: d }, n);
+    }
+  }
+
+  /** Makes a batch's output durable, retrying each sink with backoff until it succeeds. */
+  private async flush(out: BatchOutput, b: BusBatch): Promise<void> {
+    const { store } = this.deps;
+    await Promise.all([
+      this.retrying('clickhouse', b, () => store.insertAlerts(out.alerts)),
+      this.retrying('kafka', b, () => this.producer!.send(out.records)),
+    ]);
+  }
+
+  private async retrying(sink: string, b: BusBatch, write: () => Promise<void>): Promise<void> {
+    const { log, metrics } = this.deps;
+    let delay = 200;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        if (attempt > 1) log.info({ sink, attempts: attempt }, 'sink recovered');
+        return;
+      } catch (e) {
+        metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink });
+        if (!isRetriable(e) && sink !== 'kafka') throw e;
+        log.warn({ sink, attempt, err: describeError(e), retryInMs: delay }, 'sink write failed; partition paused, retrying');
+        if (this.stopping && attempt > 3) throw e;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+        try {
+          await b.heartbeat();
+        } catch (hb) {
+          log.warn({ err: describeError(hb) }, 'heartbeat failed while retrying a sink');
+        }
+      }
+    }
+  }
+
+  /** Graceful stop: lets the running batch finish (flush + commit), then disconnects. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.inFlight;
+    await this.consumer?.stop().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
+  }
+}
