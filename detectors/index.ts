@@ -3,11 +3,13 @@
  */
 import type { Detector } from '../src/detector.js';
 import impossibleTravel from './impossible_travel/index.js';
+import keySpike from './key_spike/index.js';
 import multiIpReplay from './multi_ip_replay/index.js';
 import refreshReuse from './refresh_reuse/index.js';
 
 export const detectors: readonly Detector[] = [
   impossibleTravel,
+  keySpike,
   multiIpReplay,
   refreshReuse,
 ];

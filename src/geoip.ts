@@ -124,17 +124,20 @@ export async function openGeoLookup(opts: GeoLookupOptions = {}): Promise<GeoIpL
   const cityPaths = splitPaths(opts.cityDbPath);
   const asnPaths = splitPaths(opts.asnDbPath);
   const defaults = cityPaths && asnPaths ? undefined : defaultDatabasePaths();
-  const citySetting = cityPaths ? CITY_DB_SETTING : 'default';
-  const asnSetting = asnPaths ? ASN_DB_SETTING : 'default';
+  const citySetting: GeoDatabaseInfo['source'] = cityPaths ? CITY_DB_SETTING : 'default';
+  const asnSetting: GeoDatabaseInfo['source'] = asnPaths ? ASN_DB_SETTING : 'default';
 
-  const [citySources, asnSources] = await Promise.all([
-    Promise.all((cityPaths ?? defaults!.city).map((p) => openMmdb(p, 'city', citySetting, cacheSize))),
-    Promise.all(
-      (asnPaths ?? defaults!.asn).map((p) =>
-        /\.csv$/i.test(p) ? openAsnCsv(p, asnSetting) : openMmdb(p, 'asn', asnSetting, cacheSize),
-      ),
-    ),
-  ]);
+  const plan = [
+    ...(cityPaths ?? defaults!.city).map((path) => ({ path, kind: 'city' as const, source: citySetting, csv: false })),
+    ...(asnPaths ?? defaults!.asn).map((path) => ({ path, kind: 'asn' as const, source: asnSetting, csv: /\.csv$/i.test(path) })),
+  ];
+  // cheap checks of every file first, so a bad setting fails before anything large is loaded
+  for (const p of plan) await preflight(p.path, p.kind, p.source, p.csv);
+  const opened = await Promise.all(
+    plan.map((p) => (p.csv ? openAsnCsv(p.path, p.source) : openMmdb(p.path, p.kind, p.source, cacheSize))),
+  );
+  const citySources = opened.filter((s) => s.info.kind === 'city') as Source<Location>[];
+  const asnSources = opened.filter((s) => s.info.kind === 'asn') as Source<{ asn: number; org?: string }>[];
 
   const attribution: string[] = [];
   if (!cityPaths) attribution.push(DEFAULT_DB_ATTRIBUTION[0]);
@@ -347,6 +350,18 @@ function settingLabel(source: GeoDatabaseInfo['source'], kind: 'city' | 'asn'): 
   return source === 'default' ? `default ${kind} database` : source;
 }
 
+/** Checks a database file exists, is a file, and (unless a CSV) looks like an MMDB. */
+async function preflight(path: string, kind: 'city' | 'asn', source: GeoDatabaseInfo['source'], csv: boolean): Promise<void> {
+  const label = settingLabel(source, kind);
+  await checkFile(path, label);
+  if (csv) return;
+  const problem = await mmdbProblem(path);
+  if (problem) {
+    const csvHint = kind === 'asn' ? ' (an ASN setting may also name an ip-location-db .csv file)' : '';
+    throw new Error(`${label}: ${path} is not a MaxMind DB (.mmdb) file: ${problem}${csvHint}`);
+  }
+}
+
 async function checkFile(path: string, label: string): Promise<void> {
   let st;
   try {
@@ -383,8 +398,13 @@ async function mmdbProblem(path: string): Promise<string | undefined> {
   }
 }
 
-const CITY_TYPE_MISMATCH = /ASN|ISP|Anonymous|Connection|Domain|User-?Count/i;
+/** `database_type`s that cannot answer the question (a Country database has no coordinates). */
+const CITY_TYPE_MISMATCH = /ASN|ISP|Anonymous|Connection|Domain|User-?Count|Country/i;
 const ASN_TYPE_MISMATCH = /City|Country/i;
+const wrongDatabaseKind = (kind: 'city' | 'asn', t: string): boolean =>
+  kind === 'city'
+    ? CITY_TYPE_MISMATCH.test(t) && !/City|Enterprise/i.test(t)
+    : ASN_TYPE_MISMATCH.test(t) && !/Enterprise/i.test(t);
 
 async function openMmdb<K extends 'city' | 'asn'>(
   path: string,
@@ -393,12 +413,6 @@ async function openMmdb<K extends 'city' | 'asn'>(
   cacheSize: number,
 ): Promise<Source<K extends 'city' ? Location : { asn: number; org?: string }>> {
   const label = settingLabel(source, kind);
-  await checkFile(path, label);
-  const problem = await mmdbProblem(path);
-  if (problem) {
-    const csvHint = kind === 'asn' ? ' (an ASN setting may also name an ip-location-db .csv file)' : '';
-    throw new Error(`${label}: ${path} is not a MaxMind DB (.mmdb) file: ${problem}${csvHint}`);
-  }
   let reader: Reader<Response>;
   try {
     reader = await maxmind.open<Response>(path, { cache: { max: cacheSize } });
@@ -409,9 +423,7 @@ async function openMmdb<K extends 'city' | 'asn'>(
   }
   const md = reader.metadata;
   const dbType = md.databaseType ?? '';
-  const wrongKind =
-    kind === 'city' ? CITY_TYPE_MISMATCH.test(dbType) : ASN_TYPE_MISMATCH.test(dbType) && !/Enterprise/i.test(dbType);
-  if (wrongKind) {
+  if (wrongDatabaseKind(kind, dbType)) {
     throw new Error(`${label}: ${path} is a "${dbType}" database, not ${kind === 'city' ? 'a city' : 'an ASN'} database`);
   }
   const ipVersion = md.ipVersion === 4 ? 4 : 'both';
@@ -434,7 +446,6 @@ async function openMmdb<K extends 'city' | 'asn'>(
  */
 async function openAsnCsv(path: string, source: GeoDatabaseInfo['source']): Promise<Source<{ asn: number; org?: string }>> {
   const label = settingLabel(source, 'asn');
-  await checkFile(path, label);
   const text = await readFile(path, 'utf8');
   const v4 = new RangeTableBuilder(1);
   const v6 = new RangeTableBuilder(4);
@@ -467,7 +478,8 @@ async function openAsnCsv(path: string, source: GeoDatabaseInfo['source']): Prom
     if (org !== '') {
       orgId = orgIds.get(org) ?? 0;
       if (orgId === 0) {
-        orgId = orgs.push(org) - 1;
+        // copy: a slice would keep the whole file's text alive
+        orgId = orgs.push(Buffer.from(org, 'utf8').toString('utf8')) - 1;
         orgIds.set(org, orgId);
       }
     }
@@ -616,27 +628,39 @@ class RangeTable {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A bounded map from address to answer (least recently used out first). Answers are frozen
- * because they are shared between callers.
+ * A bounded map from address to answer that keeps recently used entries: two generations of at
+ * most `max / 2` entries each; a hit in the old generation moves to the new one, and when the new
+ * one is full the old one is dropped whole (O(1), unlike evicting a Map's first key one at a time,
+ * which degrades as deleted slots pile up). Answers are frozen because they are shared.
  */
 class ResultCache<T extends object> {
-  private readonly map = new Map<string, T | null>();
-  constructor(private readonly max: number) {}
+  private young = new Map<string, T | null>();
+  private old = new Map<string, T | null>();
+  private readonly half: number;
+  constructor(max: number) {
+    this.half = Math.max(0, Math.ceil(max / 2));
+  }
 
   get(ip: string, compute: () => T | undefined): T | undefined {
-    const hit = this.map.get(ip);
-    if (hit !== undefined) {
-      // refresh recency
-      this.map.delete(ip);
-      this.map.set(ip, hit);
-      return hit ?? undefined;
+    let hit = this.young.get(ip);
+    if (hit === undefined) {
+      hit = this.old.get(ip);
+      if (hit === undefined) {
+        const v = compute();
+        if (this.half > 0) this.put(ip, v === undefined ? null : Object.freeze(v));
+        return v;
+      }
+      this.put(ip, hit);
     }
-    const v = compute();
-    if (this.max > 0) {
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
-      this.map.set(ip, v === undefined ? null : Object.freeze(v));
+    return hit ?? undefined;
+  }
+
+  private put(ip: string, v: T | null): void {
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
     }
-    return v;
+    this.young.set(ip, v);
   }
 }
 

@@ -1,0 +1,251 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { EnrichedEvent, Finding } from '../../src/detector.js';
+import { CASE_EPOCH_MS, caseEvent, runCase } from '../../src/testing/cases.js';
+import { CaseEvents, cases, fpOf } from './cases.js';
+import { configSchema } from './config.js';
+import detector, {
+  DETECTOR_ID,
+  MINUTE_MS,
+  TENANT_SHARDS,
+  normaliseRoute,
+  threshold,
+  type KeySpikeState,
+  type KeyState,
+  type TenantState,
+} from './index.js';
+
+const defaults = configSchema.parse({});
+
+function deepFreeze<T>(x: T): T {
+  if (x && typeof x === 'object' && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x as Record<string, unknown>)) deepFreeze(v);
+  }
+  return x;
+}
+
+interface DriveOptions {
+  /** deep-freeze every state the detector returns: any later mutation of a previous state throws */
+  freeze?: boolean;
+  /** pass every state through JSON (as a changelog restore would) before the next step */
+  jsonRoundTrip?: boolean;
+}
+
+/** Runs events straight through keys()/step() (no engine), keeping the states. */
+function drive(events: EnrichedEvent[], overrides: Record<string, unknown> = {}, opts: DriveOptions = {}) {
+  const config = configSchema.parse(overrides);
+  const states = new Map<string, KeySpikeState>();
+  const findings: Array<Finding & { key: string }> = [];
+  for (const e of events) {
+    for (const key of detector.keys(e, config, () => undefined)) {
+      const res = detector.step(states.get(key), e, { config, key, watermarkMs: e.ts });
+      let next = res.state;
+      if (next !== undefined && opts.jsonRoundTrip) next = JSON.parse(JSON.stringify(next)) as KeySpikeState;
+      if (next !== undefined && opts.freeze) deepFreeze(next);
+      if (next === undefined) states.delete(key);
+      else states.set(key, next);
+      for (const f of res.findings) findings.push({ ...f, key });
+    }
+  }
+  return { findings, states };
+}
+
+const enrich = (sketches: ReturnType<CaseEvents['build']>): EnrichedEvent[] => sketches.map((s, i) => caseEvent(s, i));
+
+describe('key_spike case table', () => {
+  it.each(cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', (_name, c) => {
+    expect(runCase(detector, c).problems).toEqual([]);
+  });
+
+  it('has fires, quiet and boundary cases', () => {
+    for (const kind of ['fires', 'quiet', 'boundary'] as const) expect(cases.some((c) => c.kind === kind)).toBe(true);
+  });
+
+  it('catches every attack within 2 minutes of its start', () => {
+    for (const c of cases.filter((x) => x.kind === 'fires')) {
+      expect(c.attackStartSec, c.name).toBeDefined();
+      const { findings } = runCase(detector, c);
+      const delayMs = findings[0]!.trigger.ts - (CASE_EPOCH_MS + c.attackStartSec! * 1000);
+      expect(delayMs, c.name).toBeGreaterThanOrEqual(0);
+      expect(delayMs, c.name).toBeLessThanOrEqual(120_000);
+    }
+  });
+});
+
+describe('key_spike state', () => {
+  const sample = cases.filter((c) => /new key of a tenant with|one route|late events|two floods|noisy key \(/.test(c.name));
+
+  it('never changes a previous state (every returned state is deep-frozen)', () => {
+    for (const c of sample) {
+      const events = c.events.map((s, i) => caseEvent(s, i));
+      const { findings } = drive(events, c.config, { freeze: true });
+      expect(findings.map((f) => f.trigger.id), c.name).toEqual(runCase(detector, c).findings.map((f) => f.trigger.id));
+    }
+  });
+
+  it('is plain JSON: a changelog round trip after every step changes nothing', () => {
+    for (const c of sample) {
+      const events = c.events.map((s, i) => caseEvent(s, i));
+      const plain = drive(events, c.config);
+      const restored = drive(events, c.config, { jsonRoundTrip: true });
+      expect(restored.findings, c.name).toEqual(plain.findings);
+      for (const [k, s] of plain.states) expect(JSON.parse(JSON.stringify(s)), `${c.name} ${k}`).toEqual(s);
+    }
+  });
+
+  it('is deterministic: replaying the same events gives the same findings', () => {
+    const c = cases[0]!;
+    expect(runCase(detector, c).findings).toEqual(runCase(detector, c).findings);
+  });
+
+  it('keeps at most maxRoutesPerKey routes per key', () => {
+    const b = new CaseEvents();
+    for (let r = 0; r < 40; r++) b.steady({ keyId: 'k1', route: `/v1/r${r}`, tag: `r${r}` }, 2, 3);
+    const { states } = drive(enrich(b.build()), { maxRoutesPerKey: 8 });
+    const st = states.get('key:acme:k1') as KeyState;
+    expect(Object.keys(st.routes).length).toBeLessThanOrEqual(8);
+  });
+
+  it('keeps at most maxKeysPerTenant keys in the tenant state and counts evictions', () => {
+    const b = new CaseEvents();
+    for (let k = 0; k < 30; k++) b.steady({ keyId: `key${k}` }, 2, 2);
+    const { states } = drive(enrich(b.build()), { maxKeysPerTenant: 10 });
+    const st = states.get('tenant:acme') as TenantState;
+    const tracked = st.shards.reduce((n, s) => n + Object.keys(s).length, 0);
+    expect(st.shards.length).toBe(TENANT_SHARDS);
+    expect(tracked).toBe(st.size);
+    expect(st.size).toBeLessThanOrEqual(10);
+    expect(st.evictedKeys).toBeGreaterThanOrEqual(20);
+  });
+
+  it('keeps evidence samples bounded and only for open minutes', () => {
+    const c = cases.find((x) => x.name.startsWith('busy key'))!;
+    const { states } = drive(c.events.map((s, i) => caseEvent(s, i)));
+    const st = states.get('key:acme:k1') as KeyState;
+    expect(Object.keys(st.total.samples).length).toBeLessThanOrEqual(2);
+    for (const s of Object.values(st.total.samples)) expect(s.ids.length).toBeLessThanOrEqual(5);
+    expect(Object.keys(st.total.open.counts).length).toBeLessThanOrEqual(2);
+  });
+
+  it('ignores events later than the allowed lateness, and counts them', () => {
+    const events = enrich(
+      new CaseEvents()
+        .steady({ keyId: 'k1' }, 20, 10)
+        .steady({ keyId: 'k1' }, 20, 1, 10)
+        .lateAfter({ keyId: 'k1', tag: 'late' }, Array.from({ length: 200 }, (_, i) => 540 + i * 0.2), 700)
+        .build(),
+    );
+    const { findings, states } = drive(events);
+    expect(findings).toEqual([]);
+    expect((states.get('key:acme:k1') as KeyState).lateEvents).toBe(200);
+    expect((states.get('tenant:acme') as TenantState).lateEvents).toBe(200);
+  });
+});
+
+describe('key_spike findings', () => {
+  it('carries the evidence a triager needs', () => {
+    const c = cases[0]!;
+    const f = runCase(detector, c).findings[0]!;
+    expect(f.key).toBe('key:acme:k1');
+    expect(f.discriminator).toBe('key');
+    expect(f.evidence).toMatchObject({
+      scope: 'key',
+      tenant: 'acme',
+      keyId: 'k1',
+      keyIdSource: 'key_id',
+      count: 101,
+      baselinePerMin: 20,
+      spreadPerMin: 4.47,
+      spreadSource: 'poisson',
+      thresholds: { minRatePerMin: 60, baselinePlusKSpread: 46.83, ratioTimesBaseline: 100, thresholdPerMin: 100, winner: 'ratioTimesBaseline' },
+      historyMinutes: 10,
+      priorUsed: false,
+      minuteStart: '2026-11-30T10:10:00.000Z',
+    });
+    expect(f.eventIds).toEqual(['k1.m10.0', 'k1.m10.1', 'k1.m10.2', 'k1.m10.3', 'k1.m10.4', 'k1.m10.100']);
+    expect(f.sources).toHaveLength(6);
+    expect(f.ips).toEqual(['185.220.101.4', '185.220.101.9', '45.155.205.17']);
+    expect(f.revocations).toEqual([{ scope: 'api_key', id: 'k1' }]);
+  });
+
+  it('says when the tenant prior was used', () => {
+    const c = cases.find((x) => x.name.startsWith('new key of a tenant with established'))!;
+    const f = runCase(detector, c).findings[0]!;
+    expect(f.key).toBe('tenant:acme');
+    expect(f.evidence).toMatchObject({ scope: 'new_key', priorUsed: true, keyId: 'k9', baselinePerMin: 20 });
+    expect((f.evidence.prior as { keyMinutes: number }).keyMinutes).toBeGreaterThanOrEqual(10);
+  });
+
+  it('names the route of a key × route finding', () => {
+    const c = cases.find((x) => x.name.startsWith('one route'))!;
+    const f = runCase(detector, c).findings[0]!;
+    expect(f.discriminator).toBe('route:/v1/export');
+    expect(f.evidence).toMatchObject({ scope: 'key_route', route: '/v1/export', count: 61 });
+    expect(f.evidence.keyCountInMinute).toBeLessThan(510);
+  });
+});
+
+describe('key_spike keys()', () => {
+  const base = (over: Record<string, unknown> = {}) =>
+    caseEvent({ at: 0, tenant: 'acme', cred: { type: 'api_key', fp: fpOf('k1'), key_id: 'k1' }, ...over }, 0);
+
+  it('routes an API-key request to its key and its tenant', () => {
+    expect(detector.keys(base(), defaults, () => undefined)).toEqual(['key:acme:k1', 'tenant:acme']);
+    expect(detector.keys(base(), configSchema.parse({ tenantPriorEnabled: false }), () => undefined)).toEqual(['key:acme:k1']);
+  });
+
+  it('falls back to the fingerprint and encodes the components', () => {
+    const e = base({ tenant: 'a:b', cred: { type: 'api_key', fp: fpOf('k1') } });
+    expect(detector.keys(e, defaults, () => undefined)).toEqual([`key:a%3Ab:${encodeURIComponent(fpOf('k1'))}`, 'tenant:a%3Ab']);
+  });
+
+  it('ignores other credential types, ignored keys and rejected requests', () => {
+    expect(detector.keys(base({ cred: { type: 'access_token', fp: fpOf('k1') } }), defaults, () => undefined)).toEqual([]);
+    expect(detector.keys(base(), configSchema.parse({ ignoreKeyIds: ['k1'] }), () => undefined)).toEqual([]);
+    expect(detector.keys(base({ status: 401 }), defaults, () => undefined)).toEqual([]);
+  });
+});
+
+describe('key_spike rule helpers', () => {
+  it('threshold = max of the three terms, spread at least √baseline', () => {
+    expect(threshold(20, 0, defaults)).toMatchObject({ thresholdPerMin: 100, winner: 'ratioTimesBaseline', spreadSource: 'poisson' });
+    expect(threshold(4, 0, defaults)).toMatchObject({ thresholdPerMin: 60, winner: 'minRatePerMin' });
+    expect(threshold(50, 40, defaults)).toMatchObject({ thresholdPerMin: 290, winner: 'baselinePlusKSpread', spreadSource: 'ewma' });
+  });
+
+  it('normalises id-like route segments', () => {
+    expect(normaliseRoute('/v1/orders/12345?expand=1', true)).toBe('/v1/orders/{id}');
+    expect(normaliseRoute('/v1/users/3f1c2a9e-1b2c-4d5e-8f90-123456789abc/keys', true)).toBe('/v1/users/{id}/keys');
+    expect(normaliseRoute('/v1/blobs/deadbeefdeadbeef00', true)).toBe('/v1/blobs/{id}');
+    expect(normaliseRoute('/v1/orders/{id}', true)).toBe('/v1/orders/{id}');
+    expect(normaliseRoute('/v1/orders/12345', false)).toBe('/v1/orders/12345');
+  });
+});
+
+describe('key_spike config and docs', () => {
+  it('is strict, documented and defaulted', () => {
+    expect(() => configSchema.parse({ minRate: 5 })).toThrow();
+    expect(() => configSchema.parse({ stateIdleTtlMin: 5, minHistoryMin: 5 })).toThrow(/stateIdleTtlMin.*minHistoryMin/);
+    const shape = configSchema.shape as Record<string, { description?: string }>;
+    for (const [name, field] of Object.entries(shape)) {
+      expect(field.description, name).toBeTruthy();
+      expect((defaults as Record<string, unknown>)[name], name).toBeDefined();
+    }
+  });
+
+  it('has metadata matching the folder', () => {
+    expect(detector.meta).toMatchObject({ id: DETECTOR_ID, severity: 'high', defaultAction: 'alert' });
+    expect(detector.stateTtlMs(defaults)).toBe(60 * MINUTE_MS);
+  });
+
+  it('has a README with exactly the required sections and a valid tuning snippet', () => {
+    const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+    const sections = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    expect(sections).toEqual(['What it detects', 'Triage', 'False positives', 'Tuning', 'Response', 'References']);
+    const tuning = readme.slice(readme.indexOf('## Tuning'), readme.indexOf('## Response'));
+    const json = /```json\n([\s\S]*?)```/.exec(tuning)![1]!;
+    const snippet = JSON.parse(json) as { detectors: Record<string, unknown> };
+    expect(() => configSchema.parse(snippet.detectors[DETECTOR_ID])).not.toThrow();
+  });
+});

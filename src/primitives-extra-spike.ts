@@ -1,0 +1,88 @@
+/**
+ * Generic primitives that `src/primitives.ts` lacks, first needed by the per-key rate-spike detector:
+ * an exponentially weighted mean and variance of a per-step series (one observation per closed
+ * bucket), bounded distinct samples for evidence, and a stable string hash for sharding plain-JSON
+ * maps. Same rules as `primitives.ts`: plain JSON data, pure apart from mutating the structure
+ * handed in.
+ */
+
+/**
+ * Exponentially weighted mean and variance of a series, one observation per step (e.g. per minute).
+ * Plain JSON. During warm-up (`n < 1 / alpha`) the weight is `1 / n`, so the first observations form
+ * an ordinary running mean and population variance instead of being biased towards the first value.
+ */
+export interface Ewma {
+  /** observations folded in so far */
+  n: number;
+  mean: number;
+  /** exponentially weighted population variance (never negative) */
+  var: number;
+}
+
+export function newEwma(): Ewma {
+  return { n: 0, mean: 0, var: 0 };
+}
+
+/** Smoothing factor per step for a half-life in steps: after `halfLife` steps an observation weighs half. */
+export function alphaForHalfLife(halfLifeSteps: number): number {
+  if (!(halfLifeSteps > 0)) throw new RangeError(`halfLifeSteps must be > 0 (got ${halfLifeSteps})`);
+  return 1 - Math.pow(2, -1 / halfLifeSteps);
+}
+
+/**
+ * Folds one observation into `e` (incremental exponentially weighted variance, Finch 2009): with
+ * weight a = max(alpha, 1/n), diff = x − mean, mean += a·diff, var = (1 − a)·(var + a·diff²).
+ */
+export function ewmaUpdate(e: Ewma, x: number, alpha: number): void {
+  e.n += 1;
+  if (e.n === 1) {
+    e.mean = x;
+    e.var = 0;
+    return;
+  }
+  const a = Math.max(alpha, 1 / e.n);
+  const diff = x - e.mean;
+  const incr = a * diff;
+  e.mean += incr;
+  e.var = Math.max(0, (1 - a) * (e.var + diff * incr));
+}
+
+/**
+ * Folds `steps` observations of value 0 (idle buckets). At most `maxSteps` are applied one by one;
+ * beyond that the remaining weight of the history is below (1 − alpha)^maxSteps and the series is
+ * reset to zero mean and variance (the step count still advances).
+ */
+export function ewmaUpdateZeros(e: Ewma, steps: number, alpha: number, maxSteps = 1000): void {
+  const k = Math.min(steps, maxSteps);
+  for (let i = 0; i < k; i++) ewmaUpdate(e, 0, alpha);
+  if (steps > k) {
+    e.n += steps - k;
+    e.mean = 0;
+    e.var = 0;
+  }
+}
+
+/** Standard deviation of the series. */
+export function ewmaStd(e: Ewma): number {
+  return Math.sqrt(e.var);
+}
+
+/**
+ * Adds `v` to a list of distinct values kept to at most `cap` entries (first seen win). Returns true
+ * when the list changed. For bounded evidence samples (IPs, countries, ASNs).
+ */
+export function addDistinctCapped<T>(xs: T[], v: T, cap: number): boolean {
+  if (xs.length >= cap || xs.includes(v)) return false;
+  xs.push(v);
+  return true;
+}
+
+/** 32-bit FNV-1a hash of a string (UTF-16 code units): a stable shard index for plain-JSON maps. */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
