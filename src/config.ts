@@ -9,6 +9,7 @@ import type { Detector } from './detector.js';
 import { TokenwatchError } from './errors.js';
 import { CidrSet } from './net.js';
 import { DEFAULT_ANONYMOUS_ASNS } from './enrich.js';
+import { SetSigner, type SetOptions } from './set.js';
 
 const HOST_PORT = /^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
@@ -46,7 +47,16 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'TOKENWATCH_GEOIP_CITY_DB', description: 'path of a licensed MaxMind City .mmdb (default: the bundled free database)' },
   { name: 'TOKENWATCH_GEOIP_ASN_DB', description: 'path of a licensed MaxMind ASN .mmdb (default: the bundled free database)' },
   { name: 'TOKENWATCH_METRICS_PORT', default: '9464', description: 'port of /metrics, /healthz and /readyz (0 disables)' },
-  { name: 'TOKENWATCH_BATCH_MAX_WAIT_MS', default: '200', description: 'max time a batch waits for sinks before flushing' },
+  { name: 'TOKENWATCH_FETCH_MAX_WAIT_MS', default: '100', description: 'longest the broker holds a fetch open waiting for input (latency vs. requests)' },
+  { name: 'TOKENWATCH_STATE_FLUSH_MS', default: '1000', description: 'how often detector state goes to the changelog with the input offsets (one transaction)' },
+  { name: 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', default: '200000', description: 'cap on tracked keys per detector; the least recently used key is evicted past it' },
+  { name: 'TOKENWATCH_CONTROL_TOPIC', default: 'tokenwatch.control', description: 'compacted control topic (circuit-breaker state shared by all instances, `tokenwatch breaker-reset`)' },
+  { name: 'TOKENWATCH_SET_TOPIC', default: '', description: 'also publish each revocation as a Security Event Token (RFC 8417) to this topic; empty = off' },
+  { name: 'TOKENWATCH_SET_ISSUER', default: 'urn:tokenwatch', description: '`iss` of the SETs (a string or URI)' },
+  { name: 'TOKENWATCH_SET_AUDIENCE', default: '', description: '`aud` of the SETs, comma-separated; empty = no aud claim' },
+  { name: 'TOKENWATCH_SET_SUBJECT_ISSUER', default: '', description: 'issuer of the subjects (your IdP); when set, subjects are iss_sub identifiers in SETs, else opaque' },
+  { name: 'TOKENWATCH_SET_SIGNING_KEY', description: 'signs SETs: PEM private key (EC P-256 → ES256, RSA → RS256), HMAC secret ≥ 32 bytes (HS256), or a path to either; unsigned (alg none) when unset; never logged' },
+  { name: 'TOKENWATCH_BRIDGE_LISTEN', default: '127.0.0.1:8089', description: 'host:port of `tokenwatch denylist-server` (GET /v1/check, /healthz, /readyz, /metrics)' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level' },
 ];
 
@@ -106,7 +116,7 @@ export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
 
 export interface Config {
   kafka: { brokers: string[]; clientId: string };
-  topics: { input: string; denylist: string; dlq: string; inputPartitions: number };
+  topics: { input: string; denylist: string; dlq: string; control: string; inputPartitions: number };
   groupId: string;
   clickhouse: { url: string; database: string; username: string; password: string };
   fpKey?: string;
@@ -114,11 +124,17 @@ export interface Config {
   shadow: boolean;
   latenessSec: number;
   metricsPort: number;
-  batchMaxWaitMs: number;
+  fetchMaxWaitMs: number;
+  stateFlushMs: number;
+  maxKeysPerDetector: number;
   logLevel: string;
   geoip: { cityDbPath?: string; asnDbPath?: string };
   response: ResponseConfig;
   network: NetworkConfig;
+  /** Security Event Tokens for revocations (off when `set.topic` is empty) */
+  set: SetOptions & { topic: string };
+  /** listen address of `tokenwatch denylist-server` */
+  bridge: { host: string; port: number };
   /** detector id -> parsed config, for every registered detector */
   detectorConfigs: Record<string, unknown>;
 }
@@ -148,6 +164,37 @@ function topicSetting(env: NodeJS.ProcessEnv, name: string, def: string): string
   const v = env[name] || def;
   if (!TOPIC.test(v)) fail(name, 'a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)', v);
   return v;
+}
+
+/** `host:port`, `[v6]:port`; port 0 picks a free one. */
+function listenSetting(env: NodeJS.ProcessEnv, name: string, def: string): { host: string; port: number } {
+  const raw = env[name] || def;
+  const m = raw.match(/^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/) ?? raw.match(/^([A-Za-z0-9._-]+):(\d{1,5})$/);
+  const port = Number(m?.[2]);
+  if (!m || port > 65_535) fail(name, 'host:port to listen on, e.g. 127.0.0.1:8089 or [::1]:8089', raw);
+  return { host: m[1]!, port };
+}
+
+/** A JWT StringOrURI: any string, but one containing ":" must be a URI (RFC 7519 §2). */
+function stringOrUri(name: string, v: string): string {
+  if (v.includes(':')) {
+    try {
+      new URL(v);
+    } catch {
+      fail(name, 'a string or URI (a value containing ":" must be a URI such as https://idp.example.com/ or urn:tokenwatch)', v);
+    }
+  }
+  return v;
+}
+
+function setSettings(env: NodeJS.ProcessEnv): Config['set'] {
+  const topic = env.TOKENWATCH_SET_TOPIC ?? '';
+  if (topic !== '' && !TOPIC.test(topic)) fail('TOKENWATCH_SET_TOPIC', 'empty (off) or a Kafka topic name (letters, digits, ".", "_", "-"; at most 249)', topic);
+  const issuer = stringOrUri('TOKENWATCH_SET_ISSUER', env.TOKENWATCH_SET_ISSUER || 'urn:tokenwatch');
+  const audience = csv(env.TOKENWATCH_SET_AUDIENCE).map((a) => stringOrUri('TOKENWATCH_SET_AUDIENCE', a));
+  const subjectIssuer = env.TOKENWATCH_SET_SUBJECT_ISSUER ? stringOrUri('TOKENWATCH_SET_SUBJECT_ISSUER', env.TOKENWATCH_SET_SUBJECT_ISSUER) : undefined;
+  const signer = env.TOKENWATCH_SET_SIGNING_KEY ? SetSigner.fromSetting(env.TOKENWATCH_SET_SIGNING_KEY, 'TOKENWATCH_SET_SIGNING_KEY') : undefined;
+  return { topic, issuer, audience, subjectIssuer, signer };
 }
 
 function zodProblems(err: z.ZodError, prefix: string): string {
@@ -232,6 +279,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
       input: topicSetting(env, 'TOKENWATCH_INPUT_TOPIC', 'gateway.access-logs'),
       denylist: topicSetting(env, 'TOKENWATCH_DENYLIST_TOPIC', 'auth.denylist'),
       dlq: topicSetting(env, 'TOKENWATCH_DLQ_TOPIC', 'tokenwatch.dlq'),
+      control: topicSetting(env, 'TOKENWATCH_CONTROL_TOPIC', 'tokenwatch.control'),
       inputPartitions: intSetting(env, 'TOKENWATCH_INPUT_PARTITIONS', 6, 1, 10_000),
     },
     groupId: env.TOKENWATCH_GROUP_ID || 'tokenwatch',
@@ -246,11 +294,15 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     shadow: boolSetting(env, 'TOKENWATCH_SHADOW', false),
     latenessSec: intSetting(env, 'TOKENWATCH_LATENESS_SEC', 30, 0, 86_400),
     metricsPort: intSetting(env, 'TOKENWATCH_METRICS_PORT', 9464, 0, 65_535),
-    batchMaxWaitMs: intSetting(env, 'TOKENWATCH_BATCH_MAX_WAIT_MS', 200, 1, 60_000),
+    fetchMaxWaitMs: intSetting(env, 'TOKENWATCH_FETCH_MAX_WAIT_MS', 100, 1, 60_000),
+    stateFlushMs: intSetting(env, 'TOKENWATCH_STATE_FLUSH_MS', 1000, 10, 600_000),
+    maxKeysPerDetector: intSetting(env, 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', 200_000, 100, 100_000_000),
     logLevel,
     geoip: { cityDbPath: env.TOKENWATCH_GEOIP_CITY_DB || undefined, asnDbPath: env.TOKENWATCH_GEOIP_ASN_DB || undefined },
     response: file.response,
     network,
+    set: setSettings(env),
+    bridge: listenSetting(env, 'TOKENWATCH_BRIDGE_LISTEN', '127.0.0.1:8089'),
     detectorConfigs: parseDetectorConfigs(detectors, file.detectors),
   };
 }

@@ -40,6 +40,16 @@ interface DetectorSlots {
   ttlMs: number;
   states: Map<string, Slot>;
   aliases: Map<string, { key: string; ts: number }>;
+  /** keys whose state changed since the last `takeChanges()` */
+  dirty: Set<string>;
+  /** aliases recorded since the last `takeChanges()` */
+  dirtyAliases: Set<string>;
+}
+
+/** One changelog record: `s:<detector>:<key>` → state, `a:<detector>:<alias>` → alias; null = deleted. */
+export interface StateChange {
+  key: string;
+  value: string | null;
 }
 
 export interface EngineStats {
@@ -52,6 +62,9 @@ export interface EngineStats {
 
 export class Engine {
   private readonly slots: DetectorSlots[];
+  private readonly byId: Map<string, DetectorSlots>;
+  /** whether state changes are tracked for a changelog */
+  trackChanges = false;
   private watermark = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
   readonly stats: EngineStats = { events: 0, lateEvents: 0, evictedByCap: 0, evictedByTime: 0, keys: {} };
@@ -66,7 +79,10 @@ export class Engine {
       ttlMs: detector.stateTtlMs(config),
       states: new Map(),
       aliases: new Map(),
+      dirty: new Set(),
+      dirtyAliases: new Set(),
     }));
+    this.byId = new Map(this.slots.map((s) => [s.detector.meta.id, s]));
   }
 
   get watermarkMs(): number {
@@ -86,20 +102,27 @@ export class Engine {
         const slot = s.states.get(key);
         const res = s.detector.step(slot?.state, event, { config: s.config, key, watermarkMs: this.watermark });
         if (slot) s.states.delete(key);
+        if (this.trackChanges && (slot || res.state !== undefined)) s.dirty.add(key);
         if (res.state !== undefined) {
           s.states.set(key, { state: res.state, lastTs: Math.max(slot?.lastTs ?? event.ts, event.ts) });
           if (s.states.size > this.opts.maxKeysPerDetector) {
             const oldest = s.states.keys().next().value as string;
             s.states.delete(oldest);
+            if (this.trackChanges) s.dirty.add(oldest);
             this.stats.evictedByCap++;
           }
         }
         if (res.aliases) {
           for (const [alias, target] of Object.entries(res.aliases)) {
+            const had = s.aliases.get(alias);
+            if (had?.key === target && had.ts >= event.ts) continue;
             s.aliases.delete(alias);
-            s.aliases.set(alias, { key: target, ts: event.ts });
+            s.aliases.set(alias, { key: target, ts: Math.max(event.ts, had?.ts ?? 0) });
+            if (this.trackChanges) s.dirtyAliases.add(alias);
             if (s.aliases.size > this.opts.maxAliasesPerDetector) {
-              s.aliases.delete(s.aliases.keys().next().value as string);
+              const oldest = s.aliases.keys().next().value as string;
+              s.aliases.delete(oldest);
+              if (this.trackChanges) s.dirtyAliases.add(oldest);
             }
           }
         }
@@ -119,10 +142,73 @@ export class Engine {
       for (const [k, slot] of s.states) {
         if (slot.lastTs < horizon) {
           s.states.delete(k);
+          if (this.trackChanges) s.dirty.add(k);
           this.stats.evictedByTime++;
         }
       }
-      for (const [a, v] of s.aliases) if (v.ts < horizon) s.aliases.delete(a);
+      for (const [a, v] of s.aliases) {
+        if (v.ts < horizon) {
+          s.aliases.delete(a);
+          if (this.trackChanges) s.dirtyAliases.add(a);
+        }
+      }
+    }
+  }
+
+  /**
+   * The state changes since the last call, as changelog records (the newest state of each changed
+   * key, or null for a deleted one), and forgets them.
+   */
+  takeChanges(): StateChange[] {
+    const out: StateChange[] = [];
+    for (const s of this.slots) {
+      const id = s.detector.meta.id;
+      for (const k of s.dirty) {
+        const slot = s.states.get(k);
+        out.push({ key: `s:${id}:${k}`, value: slot ? JSON.stringify({ t: slot.lastTs, s: slot.state }) : null });
+      }
+      for (const a of s.dirtyAliases) {
+        const v = s.aliases.get(a);
+        out.push({ key: `a:${id}:${a}`, value: v ? JSON.stringify({ k: v.key, t: v.ts }) : null });
+      }
+      s.dirty.clear();
+      s.dirtyAliases.clear();
+    }
+    return out;
+  }
+
+  /** Whether any state changed since the last `takeChanges()`. */
+  hasChanges(): boolean {
+    return this.slots.some((s) => s.dirty.size > 0 || s.dirtyAliases.size > 0);
+  }
+
+  /**
+   * Applies one changelog record (restore). Records of unknown detectors are ignored. With
+   * `keepLocal`, keys changed locally since the last flush keep their newer local state.
+   */
+  applyChange(key: string, value: string | null, keepLocal = false): void {
+    const kind = key.slice(0, 2);
+    const rest = key.slice(2);
+    const sep = rest.indexOf(':');
+    if (sep < 0 || (kind !== 's:' && kind !== 'a:')) return;
+    const s = this.byId.get(rest.slice(0, sep));
+    if (!s) return;
+    const k = rest.slice(sep + 1);
+    if (kind === 's:') {
+      if (keepLocal && s.dirty.has(k)) return;
+      s.states.delete(k);
+      if (value !== null) {
+        const v = JSON.parse(value) as { t: number; s: unknown };
+        s.states.set(k, { state: v.s, lastTs: v.t });
+        if (v.t > this.watermark) this.watermark = v.t;
+      }
+    } else {
+      if (keepLocal && s.dirtyAliases.has(k)) return;
+      s.aliases.delete(k);
+      if (value !== null) {
+        const v = JSON.parse(value) as { k: string; t: number };
+        s.aliases.set(k, { key: v.k, ts: v.t });
+      }
     }
   }
 

@@ -65,8 +65,21 @@ export interface BusConsumer {
   stop(): Promise<void>;
 }
 
+/** A producer whose sends and consumer-offset commits land atomically (Kafka transactions). */
+export interface BusTxProducer {
+  /** in one transaction: the records, and the group's offsets (partition -> next offset) */
+  commit(records: BusRecord[], offsets: { groupId: string; topic: string; partitions: Record<number, string> }): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface Bus {
   ping(): Promise<void>;
+  transactionalProducer(transactionalId: string): Promise<BusTxProducer>;
+  /**
+   * Reads a topic from the beginning up to its end at call time (read_committed), calling `onRecord`
+   * in offset order per partition. Used to restore state from a changelog.
+   */
+  readToEnd(topic: string, onRecord: (r: { key: string | null; value: string | null; partition: number }) => void): Promise<number>;
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   producer(): Promise<BusProducer>;
   consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number }): BusConsumer;
@@ -86,6 +99,20 @@ function kafkaLogCreator(log: Logger) {
       else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
     };
+}
+
+/** Retries an admin call that can fail transiently (e.g. right after topic creation, before leaders settle). */
+async function withRetry<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
+  let delay = 100;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
 }
 
 export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus {
@@ -168,6 +195,106 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       return bp;
     },
 
+    async transactionalProducer(transactionalId) {
+      const p: Producer = kafka.producer({
+        transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 60_000,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      await p.connect();
+      closers.push(() => p.disconnect());
+      return {
+        async commit(records, offsets) {
+          const tx = await p.transaction();
+          try {
+            const byTopic = new Map<string, BusRecord[]>();
+            for (const r of records) {
+              const l = byTopic.get(r.topic);
+              if (l) l.push(r);
+              else byTopic.set(r.topic, [r]);
+            }
+            if (byTopic.size) {
+              await tx.sendBatch({
+                topicMessages: [...byTopic].map(([topic, rs]) => ({
+                  topic,
+                  messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+                })),
+              });
+            }
+            const parts = Object.entries(offsets.partitions).map(([partition, offset]) => ({ partition: Number(partition), offset }));
+            if (parts.length) {
+              await tx.sendOffsets({ consumerGroupId: offsets.groupId, topics: [{ topic: offsets.topic, partitions: parts }] });
+            }
+            await tx.commit();
+          } catch (e) {
+            await tx.abort().catch(() => undefined);
+            throw e;
+          }
+        },
+        async close() {
+          await p.disconnect();
+        },
+      };
+    },
+
+    async readToEnd(topic, onRecord) {
+      const a = await getAdmin();
+      if (!(await a.listTopics()).includes(topic)) return 0;
+      const ends = await withRetry(() => a.fetchTopicOffsets(topic), 8);
+      // the last offset of a transactional partition is a commit marker, never delivered: stop at high − 1
+      const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+      if (pending.size === 0) return 0;
+      const c = kafka.consumer({ groupId: `${clientId}.restore.${process.pid}.${Date.now()}`, maxWaitTimeInMs: 200, readUncommitted: false });
+      let n = 0;
+      await c.connect();
+      try {
+        await c.subscribe({ topics: [topic], fromBeginning: true });
+        await new Promise<void>((resolve, reject) => {
+          let lastActivity = Date.now();
+          let joined = false;
+          const done = () => {
+            clearInterval(idle);
+            resolve();
+          };
+          const check = (partition: number, next: bigint) => {
+            const end = pending.get(partition);
+            // a transactional partition ends with a commit marker that is never delivered
+            if (end !== undefined && next >= end - 1n) pending.delete(partition);
+            if (pending.size === 0) done();
+          };
+          // an empty tail (only markers / aborted records left) delivers nothing: after the group
+          // join, 2 s without a record means the rest of the partition holds no committed data
+          const idle = setInterval(() => {
+            if (joined && Date.now() - lastActivity > 2_000) done();
+          }, 250);
+          c.on(c.events.GROUP_JOIN, () => {
+            joined = true;
+            lastActivity = Date.now();
+          });
+          c.run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              lastActivity = Date.now();
+              for (const m of batch.messages) {
+                onRecord({ key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? null, partition: batch.partition });
+                n++;
+              }
+              const last = batch.messages[batch.messages.length - 1];
+              if (last) check(batch.partition, BigInt(last.offset) + 1n);
+            },
+          }).catch((e) => {
+            clearInterval(idle);
+            reject(e);
+          });
+        });
+      } finally {
+        await c.disconnect();
+      }
+      return n;
+    },
+
     consumer(groupId, opts = {}) {
       const c: Consumer = kafka.consumer({
         groupId,
@@ -237,7 +364,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
 
     async committedOffsets(groupId, topic) {
       const a = await getAdmin();
-      const res = await a.fetchOffsets({ groupId, topics: [topic] });
+      const res = await withRetry(() => a.fetchOffsets({ groupId, topics: [topic] }), 8);
       const out: Record<number, string> = {};
       for (const t of res) for (const p of t.partitions) out[p.partition] = p.offset;
       return out;
@@ -245,7 +372,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
 
     async endOffsets(topic) {
       const a = await getAdmin();
-      const res = await a.fetchTopicOffsets(topic);
+      const res = await withRetry(() => a.fetchTopicOffsets(topic), 8);
       return Object.fromEntries(res.map((p) => [p.partition, p.high]));
     },
 

@@ -18,7 +18,7 @@ import { Engine, type DetectorFinding } from './engine.js';
 import { Enricher, type GeoLookup } from './enrich.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
-import type { Bus, BusBatch, BusConsumer, BusProducer, BusRecord } from './kafka.js';
+import type { Bus, BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer } from './kafka.js';
 import type { AlertRow, AlertStore } from './clickhouse.js';
 import { decode, type DlqReason } from './decode.js';
 import { ResponsePolicy } from './policy.js';
@@ -92,8 +92,8 @@ export class BatchProcessor {
   engine(_topic: string, _partition: number): Engine {
     if (!this.sharedEngine) {
       this.sharedEngine = new Engine(this.active, {
-        maxKeysPerDetector: 500_000,
-        maxAliasesPerDetector: 1_000_000,
+        maxKeysPerDetector: this.deps.config.maxKeysPerDetector,
+        maxAliasesPerDetector: 2 * this.deps.config.maxKeysPerDetector,
         allowedLatenessMs: this.deps.config.latenessSec * 1000,
       });
     }
@@ -182,25 +182,54 @@ export class BatchProcessor {
   }
 }
 
+/** A one-at-a-time lock: batches and state flushes never interleave. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.tail.then(fn);
+    this.tail = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    return r;
+  }
+}
+
+/** Name of the compacted changelog topic that backs the detectors' state (DESIGN §3). */
+export function changelogTopic(groupId: string): string {
+  return `tokenwatch.${groupId}.state-changelog`;
+}
+
 export class Processor {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
+  private tx?: BusTxProducer;
   readonly core: BatchProcessor;
   private ready = false;
   private stopping = false;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly lock = new Mutex();
+  /** partition -> next offset whose batch output is durable but whose offset is not committed yet */
+  private pendingOffsets: Record<number, string> = {};
+  private lastStateFlush = 0;
+  private needCatchUp = false;
+  private timer?: NodeJS.Timeout;
+  private readonly changelog: string;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.core = new BatchProcessor(deps);
+    this.changelog = changelogTopic(deps.config.groupId);
   }
 
   isReady(): boolean {
     return this.ready && !this.stopping;
   }
 
-  /** Connects, checks both services, runs migrations, creates topics, then starts consuming. */
+  /**
+   * Validates connectivity (Kafka, ClickHouse), runs migrations, creates topics, restores the
+   * detectors' state from the changelog, then starts consuming.
+   */
   async start(): Promise<void> {
-    const { config, bus, store, log } = this.deps;
+    const { config, bus, store, log, metrics } = this.deps;
     await bus.ping();
     await store.ping();
     await store.migrate(365);
@@ -208,36 +237,91 @@ export class Processor {
       { topic: config.topics.input, partitions: config.topics.inputPartitions },
       { topic: config.topics.denylist, partitions: 3, compacted: true },
       { topic: config.topics.dlq, partitions: 1 },
+      { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
     ]);
+    const engine = this.core.engine(config.topics.input, 0);
+    engine.trackChanges = true;
+    const t0 = performance.now();
+    const restored = await bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value));
+    const restoreMs = Math.round(performance.now() - t0);
+    metrics.set('tokenwatch_state_restore_seconds', 'time the last state restore took', {}, restoreMs / 1000);
+    log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
     this.producer = await bus.producer();
-    this.consumer = bus.consumer(config.groupId);
+    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${process.pid}.${Date.now().toString(36)}`);
+    this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
     this.consumer.onAssignment((assigned) => {
+      const mine = new Set(assigned.filter((a) => a.topic === config.topics.input).map((a) => a.partition));
+      for (const p of Object.keys(this.pendingOffsets)) if (!mine.has(Number(p))) delete this.pendingOffsets[Number(p)];
+      // another instance may have updated state for the partitions we now own: catch up first
+      if (this.ready) this.needCatchUp = true;
       this.ready = true;
-      log.info({ partitions: assigned.map((a) => a.partition) }, 'partitions assigned');
+      log.info({ partitions: [...mine] }, 'partitions assigned');
     });
     this.consumer.onCrash((err, restart) => log.error({ err: describeError(err), restart }, 'consumer crashed'));
+    this.timer = setInterval(() => {
+      if (Object.keys(this.pendingOffsets).length && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
+        void this.lock.run(() => this.flushState()).catch((e) => log.warn({ err: describeError(e) }, 'state flush failed; will retry'));
+      }
+    }, Math.max(50, Math.floor(config.stateFlushMs / 2)));
+    this.timer.unref();
     log.info({ input: config.topics.input, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
-    await this.consumer.run([config.topics.input], true, (b) => {
-      const p = this.handleBatch(b);
-      this.inFlight = p.catch(() => undefined);
-      return p;
-    });
+    await this.consumer.run([config.topics.input], true, (b) => this.lock.run(() => this.handleBatch(b)));
   }
 
   private async handleBatch(b: BusBatch): Promise<void> {
     if (b.messages.length === 0) return;
-    const { metrics } = this.deps;
+    const { metrics, config } = this.deps;
+    if (this.needCatchUp) await this.catchUp();
     const out = this.core.process(b.topic, b.partition, b.messages);
     await this.flush(out, b);
     const last = b.messages[b.messages.length - 1]!;
     const next = (BigInt(last.offset) + 1n).toString();
-    await this.consumer!.commit(b.topic, b.partition, next);
-    metrics.inc('tokenwatch_messages_total', 'input messages consumed and committed', { topic: b.topic }, b.messages.length);
+    this.pendingOffsets[b.partition] = next;
+    metrics.inc('tokenwatch_messages_total', 'input messages consumed', { topic: b.topic }, b.messages.length);
     const lag = Number(BigInt(b.highWatermark) - BigInt(next));
     metrics.set('tokenwatch_consumer_lag', 'messages behind the end of the input partition', { partition: String(b.partition) }, Math.max(0, lag));
     for (const e of this.core.allEngines()) {
       for (const [d, n] of Object.entries(e.keyCounts())) metrics.set('tokenwatch_state_keys', 'tracked keys per detector', { detector: d }, n);
     }
+    if (performance.now() - this.lastStateFlush >= config.stateFlushMs || this.stopping) await this.flushState();
+  }
+
+  private async catchUp(): Promise<void> {
+    const engine = this.core.engine(this.deps.config.topics.input, 0);
+    const t0 = performance.now();
+    const n = await this.deps.bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value, true));
+    this.needCatchUp = false;
+    this.deps.log.info({ records: n, ms: Math.round(performance.now() - t0) }, 'state caught up after rebalance');
+  }
+
+  /**
+   * Writes the state changes since the last flush to the changelog and commits the input offsets
+   * of the batches they cover, in one Kafka transaction: state and offsets move together, so a
+   * crash replays exactly the events whose effects were not kept.
+   */
+  private async flushState(): Promise<void> {
+    const { config, metrics } = this.deps;
+    const offsets = { ...this.pendingOffsets };
+    if (Object.keys(offsets).length === 0) return;
+    const engine = this.core.engine(config.topics.input, 0);
+    const changes = engine.takeChanges();
+    const records: BusRecord[] = changes.map((c) => ({ topic: this.changelog, key: c.key, value: c.value }));
+    let delay = 200;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.tx!.commit(records, { groupId: config.groupId, topic: config.topics.input, partitions: offsets });
+        break;
+      } catch (e) {
+        metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink: 'changelog' });
+        this.deps.log.warn({ attempt, err: describeError(e) }, 'state changelog / offset commit failed; retrying');
+        if (this.stopping && attempt > 3) throw e;
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+    for (const [p, o] of Object.entries(offsets)) if (this.pendingOffsets[Number(p)] === o) delete this.pendingOffsets[Number(p)];
+    metrics.inc('tokenwatch_changelog_records_total', 'state changelog records written', {}, records.length);
+    this.lastStateFlush = performance.now();
   }
 
   /** Makes a batch's output durable, retrying each sink with backoff until it succeeds. */
@@ -273,12 +357,14 @@ export class Processor {
     }
   }
 
-  /** Graceful stop: lets the running batch finish (flush + commit), then disconnects. */
+  /** Graceful stop: lets the running batch finish, flushes state and commits, then disconnects. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.inFlight;
+    if (this.timer) clearInterval(this.timer);
+    await this.lock.run(() => this.flushState()).catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
+    await this.tx?.close().catch(() => undefined);
   }
 }

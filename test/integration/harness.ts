@@ -129,9 +129,12 @@ export async function startProcessor(t: TestEnv, overrides: Partial<Config> = {}
   const store = new AlertStore(config.clickhouse, log);
   const metrics = new Metrics();
   const processor = new Processor({ config, detectors, bus, store, log, metrics });
-  const started = processor.start();
-  started.catch(() => undefined);
-  await waitFor(() => processor.isReady(), 60_000, 'processor to join its consumer group');
+  let failed: unknown;
+  processor.start().catch((e) => (failed = e));
+  await waitFor(() => {
+    if (failed) throw failed;
+    return processor.isReady();
+  }, 60_000, 'processor to join its consumer group');
   return {
     processor,
     bus,
@@ -154,6 +157,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs: number,
       if (v) return v as NonNullable<T>;
     } catch (e) {
       last = e;
+      if (e instanceof Error && /processor|tokenwatch|Kafka|ClickHouse/i.test(e.constructor.name + e.message) && e.name === 'TokenwatchError') throw e;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
