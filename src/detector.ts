@@ -155,6 +155,11 @@ export interface Detector<C = any, S = any> {
   keys(event: EnrichedEvent, config: C, aliases: AliasLookup): string[];
   /** upper bound on how long (event-time ms) a key's state stays useful after its last event */
   stateTtlMs(config: C): number;
+  /**
+   * Advances one key's state by one event. Deterministic: no clock, no I/O, no module state. The
+   * runtime hands each state value to exactly one `step` and keeps only the returned one, so `step`
+   * may update `state` in place and return it (the hot path does; nothing else holds it).
+   */
   step(state: S | undefined, event: EnrichedEvent, ctx: StepContext<C>): StepResult<S>;
   cases: DetectorCase[];
 }

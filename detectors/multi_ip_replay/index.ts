@@ -325,11 +325,19 @@ export const detector = defineDetector<MultiIpReplayConfig, ReplayState>({
       maxTs: endMs,
     };
     if (prev?.episode && endMs - prev.episode.lastMatchMs <= windowMs) state.episode = { ...prev.episode };
-    logInsert(state.log, event.ts, sighting(event));
+    const seen = sighting(event);
+    const prevLast = prev?.log.items[prev.log.items.length - 1];
+    const at = logInsert(state.log, event.ts, seen);
     logEvictBefore(state.log, startMs);
     logCap(state.log, cfg.maxEventsPerKey);
 
     const items = state.log.items;
+    // Fast path (most requests): outside an episode the previous window did not match, and a request
+    // appended on the same network as the one before it adds no switch and no new ASN, while
+    // eviction only removes; so the window still cannot match.
+    if (!state.episode && prevLast && at === prev!.log.items.length && prevLast.v.ident === seen.ident) {
+      return { state, findings: [] };
+    }
     const m = measure(items);
     const rules: string[] = [];
     if (m.alternations >= cfg.minAlternations) rules.push('concurrency');
