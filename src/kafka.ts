@@ -95,6 +95,8 @@ function kafkaLogCreator(log: Logger) {
     ({ level, log: entry }: { namespace: string; level: number; label: string; log: { message: string; [k: string]: unknown } }) => {
       const { message, ...rest } = entry;
       const fields = { component: 'kafkajs', error: rest.error, broker: rest.broker };
+      // our sink loop retries sends itself, so the idempotent producer's bounded retries are deliberate
+      if (message.startsWith('Limiting retries for the idempotent producer')) return log.debug(fields, message);
       if (level === KafkaLogLevel.ERROR) log.error(fields, message);
       else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
