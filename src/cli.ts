@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createWriteStream } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { detectors } from '../detectors/index.js';
 import { loadConfig, ENV_SETTINGS, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
@@ -17,6 +18,10 @@ import { fingerprint } from './fingerprint.js';
 import { openGeoLookup } from './geoip.js';
 import type { GeoLookup } from './enrich.js';
 import { unrevoke } from './unrevoke.js';
+import { simulateCommand } from './simulate-command.js';
+import { quietKnownWarnings } from './warnings.js';
+import { breakerResetRecord, breakerResetRow, controlTopicSpec, readBreakerState } from './breaker-control.js';
+import { createDenylistChecker, serveBridge } from './bridge/index.js';
 
 const USAGE = `tokenwatch — detect abused API credentials in gateway logs and revoke them
 
@@ -26,8 +31,12 @@ commands:
   run                       the stream processor: Kafka input → detectors → ClickHouse alerts + denylist
   replay <file|->           the same detectors over an NDJSON file of canonical events, no services;
                             writes alerts and revocations as NDJSON  [--out FILE]
+  simulate                  realistic gateway traffic with labelled attacks (tokenwatch simulate --help)
   migrate                   create / upgrade the ClickHouse schema
   unrevoke <scope:id>       lift a revocation (tombstone on the denylist)  --reason TEXT
+  breaker-reset             close the revocation circuit breaker on every instance  --reason TEXT
+  denylist-server           gateway bridge: follows the denylist topic, answers GET /v1/check (NGINX
+                            auth_request) and /v1/ext_authz (Envoy); listens on TOKENWATCH_BRIDGE_LISTEN
   fingerprint               read a credential on stdin, print its tfp1 fingerprint (needs TOKENWATCH_FP_KEY)
   config                    validate the configuration and print the effective settings (no secrets)
 
@@ -129,6 +138,71 @@ async function cmdFingerprint(): Promise<void> {
   for (const l of lines) process.stdout.write(fingerprint(l, key) + '\n');
 }
 
+async function cmdBreakerReset(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { reason: { type: 'string' }, actor: { type: 'string' } } });
+  if (!values.reason?.trim()) throw new TokenwatchError('USAGE', 'breaker-reset needs --reason "why revocations may resume" (it is recorded in ClickHouse)');
+  const config = loadConfig(detectors);
+  const log = createLogger({ level: config.logLevel });
+  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
+  const store = new AlertStore(config.clickhouse, log);
+  try {
+    await bus.ping();
+    await store.ping();
+    await store.migrate(365);
+    await bus.ensureTopics([controlTopicSpec(config.topics.control)]);
+    const previous = await readBreakerState(bus, config.topics.control, log);
+    const actor = values.actor ?? process.env.USER ?? 'cli';
+    const now = Date.now();
+    const producer = await bus.producer();
+    await producer.send([breakerResetRecord(config.topics.control, actor, values.reason, now)]);
+    await producer.close();
+    await store.insertAlerts([breakerResetRow(actor, values.reason, now, previous)]);
+    const was = previous?.state === 'open' ? `it was open since ${previous.at}: ${previous.reason}` : 'it was not open';
+    process.stdout.write(`breaker reset (${was}); closed record written to ${config.topics.control}, recorded in ${config.clickhouse.database}.alerts\n`);
+  } finally {
+    await bus.close();
+    await store.close();
+  }
+}
+
+async function cmdDenylistServer(): Promise<void> {
+  const config = loadConfig(detectors);
+  const log = createLogger({ level: config.logLevel });
+  const metrics = new Metrics();
+  if (!config.fpKey) log.warn('TOKENWATCH_FP_KEY is not set: Authorization / X-API-Key credentials cannot be fingerprinted; only X-Tokenwatch-* headers are checked');
+  const checker = createDenylistChecker({
+    brokers: config.kafka.brokers,
+    topic: config.topics.denylist,
+    fpKey: config.fpKey,
+    clientId: 'tokenwatch-bridge',
+    log: log.child({ component: 'bridge' }),
+    metrics,
+  });
+  const server = await serveBridge({ checker, host: config.bridge.host, port: config.bridge.port, metrics, log });
+  const bound = server.address() as AddressInfo;
+  log.info({ listen: `${config.bridge.host}:${bound.port}`, topic: config.topics.denylist }, 'denylist bridge listening; reading the denylist topic');
+  checker.ready.then(
+    () => log.info({ entries: checker.size }, 'denylist bridge ready'),
+    (e) => {
+      log.fatal({ err: describeError(e) }, 'denylist bridge cannot follow the denylist topic');
+      log.flush?.();
+      setTimeout(() => process.exit(1), 50);
+    },
+  );
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the denylist bridge');
+    server.close();
+    await checker.close();
+    log.flush?.();
+    setTimeout(() => process.exit(0), 50);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
 async function cmdConfig(): Promise<void> {
   const config = loadConfig(detectors);
   const shown = { ...config, fpKey: config.fpKey ? '[set]' : '[not set]', clickhouse: { ...config.clickhouse, password: config.clickhouse.password ? '[set]' : '' } };
@@ -136,6 +210,7 @@ async function cmdConfig(): Promise<void> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietKnownWarnings();
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -145,12 +220,21 @@ export async function main(argv: string[]): Promise<number> {
       case 'replay':
         await cmdReplay(rest);
         return 0;
+      case 'simulate':
+        await simulateCommand(rest);
+        return 0;
       case 'migrate':
         await cmdMigrate();
         return 0;
       case 'unrevoke':
         await unrevoke(rest);
         return 0;
+      case 'breaker-reset':
+        await cmdBreakerReset(rest);
+        return 0;
+      case 'denylist-server':
+        await cmdDenylistServer();
+        return -1;
       case 'fingerprint':
         await cmdFingerprint();
         return 0;

@@ -25,6 +25,8 @@ import { ResponsePolicy } from './policy.js';
 import { breakerAlert, buildAlert } from './alerts.js';
 import { describeError, isRetriable } from './errors.js';
 import { excerpt } from './guard.js';
+import { setBusRecord, setTopicSpecs } from './set.js';
+import { BreakerControl, breakerOpenRecord, controlTopicSpec } from './breaker-control.js';
 
 export interface ProcessorDeps {
   config: Config;
@@ -136,6 +138,7 @@ export class BatchProcessor {
         const decision = this.policy.decide(f, t);
         if (decision.trip) {
           out.alerts.push(breakerAlert(decision.trip, t));
+          out.records.push(breakerOpenRecord(config.topics.control, decision.trip, this.policy.breaker.status.reason ?? ''));
           metrics.inc('tokenwatch_breaker_trips_total', 'revocation circuit breaker trips', { scope: decision.trip.scope });
           log.error({ breaker: decision.trip }, 'revocation circuit breaker tripped: alert-only until reset or cool-down');
         }
@@ -145,6 +148,8 @@ export class BatchProcessor {
         metrics.inc('tokenwatch_findings_total', 'findings by detector and action', { detector: f.detector.meta.id, action: decision.action });
         for (const r of built.records) {
           out.records.push({ topic: config.topics.denylist, key: r.key, value: JSON.stringify(r.value) });
+          const set = setBusRecord(config.set, r.value);
+          if (set) out.records.push(set);
           out.revocations++;
           metrics.inc('tokenwatch_revocations_total', 'denylist records published', { detector: f.detector.meta.id, scope: r.value.scope });
         }
@@ -204,6 +209,7 @@ export class Processor {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
   private tx?: BusTxProducer;
+  private control?: BreakerControl;
   readonly core: BatchProcessor;
   private ready = false;
   private stopping = false;
@@ -238,7 +244,12 @@ export class Processor {
       { topic: config.topics.denylist, partitions: 3, compacted: true },
       { topic: config.topics.dlq, partitions: 1 },
       { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
+      controlTopicSpec(config.topics.control),
+      ...setTopicSpecs(config.set),
     ]);
+    // the shared breaker state (a trip elsewhere, or before a restart) is in force before the first batch
+    this.control = new BreakerControl({ bus, topic: config.topics.control, breaker: this.core.policy.breaker, log, metrics });
+    await this.control.start();
     const engine = this.core.engine(config.topics.input, 0);
     engine.trackChanges = true;
     const t0 = performance.now();
@@ -363,6 +374,7 @@ export class Processor {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.lock.run(() => this.flushState()).catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
+    await this.control?.stop();
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
     await this.tx?.close().catch(() => undefined);

@@ -51,6 +51,11 @@ export class CircuitBreaker {
     return this.state.open;
   }
 
+  /** Takes over an open state published on the control topic (another instance's trip, or one from before a restart). */
+  restore(s: BreakerState): void {
+    this.state = s.open ? { open: true, openedAtMs: s.openedAtMs, untilMs: s.untilMs ?? null, reason: s.reason } : { open: false };
+  }
+
   reset(): void {
     this.state = { open: false };
     this.global = [];

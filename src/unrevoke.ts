@@ -70,6 +70,9 @@ export async function unrevoke(args: string[]): Promise<void> {
     await bus.ping();
     await store.ping();
     await store.migrate(365);
+    // created compacted here too: a tombstone written before the processor ever ran must not
+    // make Kafka auto-create the denylist as a plain (deleting) topic
+    await bus.ensureTopics([{ topic: config.topics.denylist, partitions: 3, compacted: true }]);
     const producer = await bus.producer();
     await producer.send([{ topic: config.topics.denylist, key: key!, value: null }]);
     await producer.close();

@@ -94,6 +94,7 @@ export async function testEnv(name: string, extra: NodeJS.ProcessEnv = {}): Prom
     TOKENWATCH_INPUT_TOPIC: `in.${id}`,
     TOKENWATCH_DENYLIST_TOPIC: `deny.${id}`,
     TOKENWATCH_DLQ_TOPIC: `dlq.${id}`,
+    TOKENWATCH_CONTROL_TOPIC: `ctl.${id}`,
     TOKENWATCH_GROUP_ID: `g.${id}`,
     TOKENWATCH_INPUT_PARTITIONS: '3',
     TOKENWATCH_METRICS_PORT: '0',
