@@ -48,6 +48,7 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'TOKENWATCH_GEOIP_ASN_DB', description: 'path of a licensed MaxMind ASN .mmdb (default: the bundled free database)' },
   { name: 'TOKENWATCH_METRICS_PORT', default: '9464', description: 'port of /metrics, /healthz and /readyz (0 disables)' },
   { name: 'TOKENWATCH_FETCH_MAX_WAIT_MS', default: '100', description: 'longest the broker holds a fetch open waiting for input (latency vs. requests)' },
+  { name: 'TOKENWATCH_REKEY', default: 'false', description: 're-key the input through tokenwatch.<group>.repartition (for several instances when producers cannot key by the contract)' },
   { name: 'TOKENWATCH_STATE_FLUSH_MS', default: '1000', description: 'how often detector state goes to the changelog with the input offsets (one transaction)' },
   { name: 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', default: '200000', description: 'cap on tracked keys per detector; the least recently used key is evicted past it' },
   { name: 'TOKENWATCH_CONTROL_TOPIC', default: 'tokenwatch.control', description: 'compacted control topic (circuit-breaker state shared by all instances, `tokenwatch breaker-reset`)' },
@@ -126,6 +127,7 @@ export interface Config {
   metricsPort: number;
   fetchMaxWaitMs: number;
   stateFlushMs: number;
+  rekey: boolean;
   maxKeysPerDetector: number;
   logLevel: string;
   geoip: { cityDbPath?: string; asnDbPath?: string };
@@ -296,6 +298,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     metricsPort: intSetting(env, 'TOKENWATCH_METRICS_PORT', 9464, 0, 65_535),
     fetchMaxWaitMs: intSetting(env, 'TOKENWATCH_FETCH_MAX_WAIT_MS', 100, 1, 60_000),
     stateFlushMs: intSetting(env, 'TOKENWATCH_STATE_FLUSH_MS', 1000, 10, 600_000),
+    rekey: boolSetting(env, 'TOKENWATCH_REKEY', false),
     maxKeysPerDetector: intSetting(env, 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', 200_000, 100, 100_000_000),
     logLevel,
     geoip: { cityDbPath: env.TOKENWATCH_GEOIP_CITY_DB || undefined, asnDbPath: env.TOKENWATCH_GEOIP_ASN_DB || undefined },

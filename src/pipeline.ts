@@ -113,7 +113,10 @@ export class BatchProcessor {
     const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0 };
     const lateBefore = engine.stats.lateEvents;
     for (const m of messages) {
-      const source: SourceRef = { topic, partition, offset: m.offset };
+      // after re-keying, the headers carry where the event entered tokenwatch
+      const source: SourceRef = m.headers[SRC_TOPIC_HEADER]
+        ? { topic: m.headers[SRC_TOPIC_HEADER]!, partition: Number(m.headers[SRC_PARTITION_HEADER]), offset: m.headers[SRC_OFFSET_HEADER] ?? '' }
+        : { topic, partition, offset: m.offset };
       const d = decode(m.value);
       if (!d.ok) {
         out.records.push(this.dlqRecord(d.reason, d.detail, d.excerpt, d.redacted, source, m));
@@ -205,6 +208,83 @@ export function changelogTopic(groupId: string): string {
   return `tokenwatch.${groupId}.state-changelog`;
 }
 
+/** Internal topic the input is re-keyed through when TOKENWATCH_REKEY is on (DESIGN §3). */
+export function repartitionTopic(groupId: string): string {
+  return `tokenwatch.${groupId}.repartition`;
+}
+
+export const SRC_TOPIC_HEADER = 'tw-src-topic';
+export const SRC_PARTITION_HEADER = 'tw-src-partition';
+export const SRC_OFFSET_HEADER = 'tw-src-offset';
+
+/**
+ * The re-keying key: everything one detector key depends on lands on one partition owner. The
+ * subject first (its sessions, its refresh families and its tokens travel together, which the
+ * subject-level travel check and families without a session id need), then the session, the API
+ * key, the credential. The tenant prefixes it so equal ids of two tenants do not collide.
+ */
+export function routingKey(value: Buffer | null): string | null {
+  if (!value || value.length > 65_536) return null;
+  try {
+    const e = JSON.parse(value.toString('utf8')) as { tenant?: unknown; cred?: Record<string, unknown> };
+    const c = e.cred ?? {};
+    const id = [c.sub, c.sid, c.key_id, c.fp].find((x) => typeof x === 'string' && x !== '');
+    return id === undefined ? null : `${typeof e.tenant === 'string' ? e.tenant : ''}|${String(id)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stage one of a re-keyed deployment: reads the input as producers keyed it and forwards every
+ * message, unchanged, to the repartition topic keyed by `routingKey` (Kafka's default murmur2
+ * partitioner: a fixed key → partition mapping). Input offsets are committed after the forwarded
+ * records are acknowledged; malformed messages are forwarded too and dead-lettered by stage two.
+ */
+export class Rekeyer {
+  private consumer?: BusConsumer;
+  private producer?: BusProducer;
+
+  constructor(private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics'>) {}
+
+  async start(): Promise<void> {
+    const { config, bus, log, metrics } = this.deps;
+    const target = repartitionTopic(config.groupId);
+    this.producer = await bus.producer();
+    this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
+    log.info({ input: config.topics.input, repartition: target }, 're-keying the input');
+    await this.consumer.run([config.topics.input], true, async (b) => {
+      const records: BusRecord[] = b.messages.map((m) => ({
+        topic: target,
+        key: routingKey(m.value),
+        value: m.value === null ? null : m.value.toString('utf8'),
+        headers: { ...m.headers, [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
+      }));
+      let delay = 200;
+      for (;;) {
+        try {
+          await this.producer!.send(records);
+          break;
+        } catch (e) {
+          metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink: 'repartition' });
+          log.warn({ err: describeError(e) }, 're-keying send failed; retrying');
+          await sleep(delay);
+          delay = Math.min(delay * 2, 10_000);
+          await b.heartbeat().catch(() => undefined);
+        }
+      }
+      const last = b.messages[b.messages.length - 1];
+      if (last) await this.consumer!.commit(b.topic, b.partition, (BigInt(last.offset) + 1n).toString());
+      metrics.inc('tokenwatch_rekeyed_total', 'input messages forwarded to the repartition topic', {}, b.messages.length);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
+  }
+}
+
 export class Processor {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
@@ -220,10 +300,16 @@ export class Processor {
   private needCatchUp = false;
   private timer?: NodeJS.Timeout;
   private readonly changelog: string;
+  /** what the detectors consume: the input, or the repartition topic when re-keying */
+  private readonly sourceTopic: string;
+  private readonly sourceGroup: string;
+  private rekeyer?: Rekeyer;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.core = new BatchProcessor(deps);
     this.changelog = changelogTopic(deps.config.groupId);
+    this.sourceTopic = deps.config.rekey ? repartitionTopic(deps.config.groupId) : deps.config.topics.input;
+    this.sourceGroup = deps.config.rekey ? `${deps.config.groupId}.detect` : deps.config.groupId;
   }
 
   isReady(): boolean {
@@ -244,6 +330,7 @@ export class Processor {
       { topic: config.topics.denylist, partitions: 3, compacted: true },
       { topic: config.topics.dlq, partitions: 1 },
       { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
+      ...(config.rekey ? [{ topic: this.sourceTopic, partitions: config.topics.inputPartitions }] : []),
       controlTopicSpec(config.topics.control),
       ...setTopicSpecs(config.set),
     ]);
@@ -259,9 +346,9 @@ export class Processor {
     log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
     this.producer = await bus.producer();
     this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${process.pid}.${Date.now().toString(36)}`);
-    this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
+    this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
     this.consumer.onAssignment((assigned) => {
-      const mine = new Set(assigned.filter((a) => a.topic === config.topics.input).map((a) => a.partition));
+      const mine = new Set(assigned.filter((a) => a.topic === this.sourceTopic).map((a) => a.partition));
       for (const p of Object.keys(this.pendingOffsets)) if (!mine.has(Number(p))) delete this.pendingOffsets[Number(p)];
       // another instance may have updated state for the partitions we now own: catch up first
       if (this.ready) this.needCatchUp = true;
@@ -276,7 +363,11 @@ export class Processor {
     }, Math.max(50, Math.floor(config.stateFlushMs / 2)));
     this.timer.unref();
     log.info({ input: config.topics.input, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
-    await this.consumer.run([config.topics.input], true, (b) => this.lock.run(() => this.handleBatch(b)));
+    if (config.rekey) {
+      this.rekeyer = new Rekeyer(this.deps);
+      void this.rekeyer.start().catch((e) => log.error({ err: describeError(e) }, 're-keying stage failed'));
+    }
+    await this.consumer.run([this.sourceTopic], true, (b) => this.lock.run(() => this.handleBatch(b)));
   }
 
   private async handleBatch(b: BusBatch): Promise<void> {
@@ -320,7 +411,7 @@ export class Processor {
     let delay = 200;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.tx!.commit(records, { groupId: config.groupId, topic: config.topics.input, partitions: offsets });
+        await this.tx!.commit(records, { groupId: this.sourceGroup, topic: this.sourceTopic, partitions: offsets });
         break;
       } catch (e) {
         metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink: 'changelog' });
@@ -375,6 +466,7 @@ export class Processor {
     if (this.timer) clearInterval(this.timer);
     await this.lock.run(() => this.flushState()).catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
     await this.control?.stop();
+    await this.rekeyer?.stop();
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
     await this.tx?.close().catch(() => undefined);
