@@ -125,10 +125,13 @@ ch_up() {
   (cd "$CDIR" && nohup $(ch_bin) --config-file="$CDIR/config.xml" >"$CDIR/logs/stdout.log" 2>&1 </dev/null &
    echo $! >"$CDIR/pid")
   wait_for "ClickHouse" 90 ch_ready || { tail -40 "$CDIR/logs/clickhouse-server.err.log" "$CDIR/logs/stdout.log" >&2 || true; die "ClickHouse did not start within 90 s (logs: $CDIR/logs)"; }
+  # the server re-executes itself at start: record the pid that actually serves, so `down` stops it
+  local real; real="$(pgrep -n -f -- "--config-file=$CDIR/config.xml" || true)"
+  [ -n "$real" ] && echo "$real" >"$CDIR/pid"
 }
 
 ch_ready() {
-  alive "$CDIR/pid" || { tail -40 "$CDIR/logs/stdout.log" "$CDIR/logs/clickhouse-server.err.log" >&2 || true; die "ClickHouse exited during start-up (logs: $CDIR/logs)"; }
+  alive "$CDIR/pid" || pgrep -f -- "--config-file=$CDIR/config.xml" >/dev/null || { tail -40 "$CDIR/logs/stdout.log" "$CDIR/logs/clickhouse-server.err.log" >&2 || true; die "ClickHouse exited during start-up (logs: $CDIR/logs)"; }
   [ "$(http_get 127.0.0.1 "$CH_HTTP_PORT" /ping 2>/dev/null)" = "Ok." ]
 }
 
