@@ -5,6 +5,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# the project's own tools (and the Node 24 of the `node` devDependency) first, also outside npm
+export PATH="$ROOT/node_modules/.bin:$PATH"
 
 if [ -z "${KAFKA_BROKERS:-}" ] || [ -z "${CLICKHOUSE_URL:-}" ]; then
   bash scripts/services.sh up >/dev/null
@@ -15,4 +17,14 @@ echo "[test] KAFKA_BROKERS=$KAFKA_BROKERS CLICKHOUSE_URL=$CLICKHOUSE_URL (node $
 
 tsc -p tsconfig.json --noEmit
 tsx scripts/gen-json-schema.ts --check
-exec vitest run "$@"
+results="$(mktemp -t tokenwatch-vitest.XXXXXX.json)"
+rc=0
+vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || rc=$?
+# one plain closing line for CI logs: "tests: N passed, N failed[, N skipped]"
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$results" 2>/dev/null || true
+rm -f "$results"
+exit $rc
