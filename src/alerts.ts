@@ -104,31 +104,63 @@ export function buildAlert(f: DetectorFinding, decision: Decision, nowMs: number
   return { row, records, wouldRevoke: revs.map((r) => r.key) };
 }
 
-/** The critical alert written when the revocation circuit breaker trips. */
-export function breakerAlert(trip: BreakerTrip, nowMs: number): AlertRow {
-  const minute = Math.floor(trip.atMs / 60_000);
-  const scope = trip.scope === 'global' ? 'global' : `tenant:${trip.tenant ?? ''}`;
+/** What an operational alert row (breaker trips, resets, lifted revocations) says; the rest is empty. */
+export interface OperationalAlert {
+  /** parts of the deterministic id */
+  idParts: string[];
+  detector: string;
+  severity: Severity;
+  summary: string;
+  evidence: unknown;
+  nowMs: number;
+  /** when it happened, if not now */
+  eventMs?: number;
+  tenant?: string;
+  subject?: string;
+  credentialFp?: string;
+  keyId?: string;
+  sessionId?: string;
+}
+
+/** An alert row that records something tokenwatch or an operator did, not a detector finding. */
+export function operationalAlert(a: OperationalAlert): AlertRow {
+  const at = a.eventMs ?? a.nowMs;
   return {
-    alert_id: digest('breaker/v1', scope, String(minute)),
-    detector: 'revocation_breaker',
-    severity: 'critical',
+    alert_id: digest(...a.idParts),
+    detector: a.detector,
+    severity: a.severity,
     action: 'alert',
-    event_time: chDateTime(trip.atMs),
-    event_time_ms: trip.atMs,
-    detected_at: chDateTime(nowMs),
-    tenant: trip.tenant ?? '',
-    subject: '',
+    event_time: chDateTime(at),
+    event_time_ms: at,
+    detected_at: chDateTime(a.nowMs),
+    tenant: a.tenant ?? '',
+    subject: a.subject ?? '',
     credential_type: '',
-    credential_fp: '',
-    key_id: '',
-    session_id: '',
+    credential_fp: a.credentialFp ?? '',
+    key_id: a.keyId ?? '',
+    session_id: a.sessionId ?? '',
     ips: [],
     countries: [],
     asns: [],
-    summary: `Revocation circuit breaker tripped (${scope}): ${trip.count} revocations in a minute, limit ${trip.limit}; tokenwatch is alert-only until ${trip.untilMs ? new Date(trip.untilMs).toISOString() : 'reset'}`,
-    evidence: JSON.stringify(trip),
+    summary: a.summary,
+    evidence: JSON.stringify(a.evidence),
     revocation_ids: [],
     source: '',
-    keep_first: KEEP_FIRST_BASE - nowMs,
+    keep_first: KEEP_FIRST_BASE - a.nowMs,
   };
+}
+
+/** The critical alert written when the revocation circuit breaker trips. */
+export function breakerAlert(trip: BreakerTrip, nowMs: number): AlertRow {
+  const scope = trip.scope === 'global' ? 'global' : `tenant:${trip.tenant ?? ''}`;
+  return operationalAlert({
+    idParts: ['breaker/v1', scope, String(Math.floor(trip.atMs / 60_000))],
+    detector: 'revocation_breaker',
+    severity: 'critical',
+    summary: `Revocation circuit breaker tripped (${scope}): ${trip.count} revocations in a minute, limit ${trip.limit}; tokenwatch is alert-only until ${trip.untilMs ? new Date(trip.untilMs).toISOString() : 'reset'}`,
+    evidence: trip,
+    nowMs,
+    eventMs: trip.atMs,
+    tenant: trip.tenant,
+  });
 }

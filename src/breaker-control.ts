@@ -11,12 +11,12 @@
  * Each processor follows the topic from the beginning (its latest record is the state) before it
  * consumes input, then keeps following it.
  */
-import { createHash } from 'node:crypto';
 import type { Bus, BusRecord, TopicSpec } from './kafka.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { BreakerState, BreakerTrip } from './policy.js';
-import { chDateTime, KEEP_FIRST_BASE, type AlertRow } from './clickhouse.js';
+import type { AlertRow } from './clickhouse.js';
+import { operationalAlert } from './alerts.js';
 import { TopicFollower } from './bridge/follower.js';
 
 export const BREAKER_CONTROL_KEY = 'breaker';
@@ -64,29 +64,15 @@ export function breakerResetRecord(topic: string, actor: string, reason: string,
 
 /** The alert row that records a reset. */
 export function breakerResetRow(actor: string, reason: string, nowMs: number, was?: BreakerControlRecord): AlertRow {
-  return {
-    alert_id: createHash('sha256').update(`breaker-reset/v1\u0000${nowMs}\u0000${actor}`).digest('hex').slice(0, 32),
+  return operationalAlert({
+    idParts: ['breaker-reset/v1', String(nowMs), actor],
     detector: 'breaker_reset',
     severity: 'medium',
-    action: 'alert',
-    event_time: chDateTime(nowMs),
-    event_time_ms: nowMs,
-    detected_at: chDateTime(nowMs),
-    tenant: was?.trip?.tenant ?? '',
-    subject: '',
-    credential_type: '',
-    credential_fp: '',
-    key_id: '',
-    session_id: '',
-    ips: [],
-    countries: [],
-    asns: [],
     summary: `Revocation circuit breaker reset by ${actor}: ${reason}; revocations resume`,
-    evidence: JSON.stringify({ actor, reason, previous: was ?? null }),
-    revocation_ids: [],
-    source: '',
-    keep_first: KEEP_FIRST_BASE - nowMs,
-  };
+    evidence: { actor, reason, previous: was ?? null },
+    nowMs,
+    tenant: was?.trip?.tenant,
+  });
 }
 
 export function parseBreakerRecord(value: string | Buffer | null): BreakerControlRecord | undefined {

@@ -17,7 +17,7 @@ import { openInput, replay } from './replay.js';
 import { fingerprint } from './fingerprint.js';
 import { openGeoLookup } from './geoip.js';
 import type { GeoLookup } from './enrich.js';
-import { unrevoke } from './unrevoke.js';
+import { unrevoke, withServices } from './unrevoke.js';
 import { simulateCommand } from './simulate-command.js';
 import { quietKnownWarnings } from './warnings.js';
 import { breakerResetRecord, breakerResetRow, controlTopicSpec, readBreakerState } from './breaker-control.js';
@@ -140,29 +140,20 @@ async function cmdFingerprint(): Promise<void> {
 
 async function cmdBreakerReset(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { reason: { type: 'string' }, actor: { type: 'string' } } });
-  if (!values.reason?.trim()) throw new TokenwatchError('USAGE', 'breaker-reset needs --reason "why revocations may resume" (it is recorded in ClickHouse)');
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
-  const store = new AlertStore(config.clickhouse, log);
-  try {
-    await bus.ping();
-    await store.ping();
-    await store.migrate(365);
+  const reason = values.reason?.trim();
+  if (!reason) throw new TokenwatchError('USAGE', 'breaker-reset needs --reason "why revocations may resume" (it is recorded in ClickHouse)');
+  await withServices(async ({ config, bus, store, log }) => {
     await bus.ensureTopics([controlTopicSpec(config.topics.control)]);
     const previous = await readBreakerState(bus, config.topics.control, log);
     const actor = values.actor ?? process.env.USER ?? 'cli';
     const now = Date.now();
     const producer = await bus.producer();
-    await producer.send([breakerResetRecord(config.topics.control, actor, values.reason, now)]);
+    await producer.send([breakerResetRecord(config.topics.control, actor, reason, now)]);
     await producer.close();
-    await store.insertAlerts([breakerResetRow(actor, values.reason, now, previous)]);
+    await store.insertAlerts([breakerResetRow(actor, reason, now, previous)]);
     const was = previous?.state === 'open' ? `it was open since ${previous.at}: ${previous.reason}` : 'it was not open';
     process.stdout.write(`breaker reset (${was}); closed record written to ${config.topics.control}, recorded in ${config.clickhouse.database}.alerts\n`);
-  } finally {
-    await bus.close();
-    await store.close();
-  }
+  });
 }
 
 async function cmdDenylistServer(): Promise<void> {

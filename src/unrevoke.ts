@@ -4,13 +4,13 @@
  * in ClickHouse shows who lifted what and why.
  */
 import { parseArgs } from 'node:util';
-import { createHash } from 'node:crypto';
 import { detectors } from '../detectors/index.js';
-import { loadConfig } from './config.js';
-import { createLogger } from './log.js';
+import { loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
 import { TokenwatchError } from './errors.js';
-import { kafkaBus } from './kafka.js';
-import { AlertStore, chDateTime, KEEP_FIRST_BASE, type AlertRow } from './clickhouse.js';
+import { kafkaBus, type Bus } from './kafka.js';
+import { AlertStore, type AlertRow } from './clickhouse.js';
+import { operationalAlert } from './alerts.js';
 import { excerpt } from './guard.js';
 
 export const REVOCATION_SCOPES = ['token', 'family', 'api_key', 'subject'] as const;
@@ -28,29 +28,39 @@ export function parseRevocationKey(s: string | undefined): { scope: (typeof REVO
 /** The alert row that records a lift. */
 export function unrevokeRow(key: string, reason: string, actor: string, nowMs: number, tenant = ''): AlertRow {
   const { scope, id } = parseRevocationKey(key);
-  return {
-    alert_id: createHash('sha256').update(`unrevoke/v1\u0000${key}\u0000${nowMs}`).digest('hex').slice(0, 32),
+  return operationalAlert({
+    idParts: ['unrevoke/v1', key, String(nowMs)],
     detector: 'unrevoke',
     severity: 'low',
-    action: 'alert',
-    event_time: chDateTime(nowMs),
-    event_time_ms: nowMs,
-    detected_at: chDateTime(nowMs),
-    tenant,
-    subject: scope === 'subject' ? id : '',
-    credential_type: '',
-    credential_fp: scope === 'token' ? id : '',
-    key_id: scope === 'api_key' ? id : '',
-    session_id: scope === 'family' ? id : '',
-    ips: [],
-    countries: [],
-    asns: [],
     summary: `Revocation ${key} lifted by ${actor}: ${reason}`,
-    evidence: JSON.stringify({ key, reason, actor }),
-    revocation_ids: [],
-    source: '',
-    keep_first: KEEP_FIRST_BASE - nowMs,
-  };
+    evidence: { key, reason, actor },
+    nowMs,
+    tenant,
+    subject: scope === 'subject' ? id : undefined,
+    credentialFp: scope === 'token' ? id : undefined,
+    keyId: scope === 'api_key' ? id : undefined,
+    sessionId: scope === 'family' ? id : undefined,
+  });
+}
+
+/**
+ * Runs an operator command against both services: validated config, Kafka and ClickHouse pinged,
+ * schema migrated; everything closed afterwards.
+ */
+export async function withServices<T>(fn: (s: { config: Config; bus: Bus; store: AlertStore; log: Logger }) => Promise<T>): Promise<T> {
+  const config = loadConfig(detectors);
+  const log = createLogger({ level: config.logLevel });
+  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
+  const store = new AlertStore(config.clickhouse, log);
+  try {
+    await bus.ping();
+    await store.ping();
+    await store.migrate(365);
+    return await fn({ config, bus, store, log });
+  } finally {
+    await bus.close();
+    await store.close();
+  }
 }
 
 export async function unrevoke(args: string[]): Promise<void> {
@@ -61,15 +71,9 @@ export async function unrevoke(args: string[]): Promise<void> {
   });
   const key = positionals[0];
   parseRevocationKey(key);
-  if (!values.reason?.trim()) throw new TokenwatchError('USAGE', 'unrevoke needs --reason "why the revocation is lifted" (it is recorded in ClickHouse)');
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
-  const store = new AlertStore(config.clickhouse, log);
-  try {
-    await bus.ping();
-    await store.ping();
-    await store.migrate(365);
+  const reason = values.reason?.trim();
+  if (!reason) throw new TokenwatchError('USAGE', 'unrevoke needs --reason "why the revocation is lifted" (it is recorded in ClickHouse)');
+  await withServices(async ({ config, bus, store }) => {
     // created compacted here too: a tombstone written before the processor ever ran must not
     // make Kafka auto-create the denylist as a plain (deleting) topic
     await bus.ensureTopics([{ topic: config.topics.denylist, partitions: 3, compacted: true }]);
@@ -77,10 +81,7 @@ export async function unrevoke(args: string[]): Promise<void> {
     await producer.send([{ topic: config.topics.denylist, key: key!, value: null }]);
     await producer.close();
     const actor = values.actor ?? process.env.USER ?? 'cli';
-    await store.insertAlerts([unrevokeRow(key!, values.reason, actor, Date.now(), values.tenant ?? '')]);
+    await store.insertAlerts([unrevokeRow(key!, reason, actor, Date.now(), values.tenant ?? '')]);
     process.stdout.write(`lifted ${key}: tombstone written to ${config.topics.denylist}, recorded in ${config.clickhouse.database}.alerts\n`);
-  } finally {
-    await bus.close();
-    await store.close();
-  }
+  });
 }

@@ -163,7 +163,7 @@ describe('denylist checker over a bus', () => {
     const bus = new FakeBus();
     bus.append(2, `token:${FP}`, record('token', FP));
     bus.hidden = 1; // the end offset is one past the last record: a commit marker
-    checker = createDenylistChecker({ brokers: [], bus, topic: 't', log: quiet });
+    checker = createDenylistChecker({ brokers: [], bus, topic: 't', log: quiet, now: () => T0 });
     await tick();
     await bus.flush();
     await tick();
@@ -187,7 +187,7 @@ describe('bridge HTTP server', () => {
     bus.append(1, 'family:sess-1', record('family', 'sess-1'));
     const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
     const metrics = new Metrics();
-    checker = createDenylistChecker({ brokers: [], bus, topic: 't', fpKey: KEY, log, metrics });
+    checker = createDenylistChecker({ brokers: [], bus, topic: 't', fpKey: KEY, log, metrics, now: () => T0 });
     server = await serveBridge({ checker, host: '127.0.0.1', port: 0, metrics, log });
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return { bus, bearer, url };

@@ -16,7 +16,9 @@ export class FakeBus implements CheckerBus {
     l.push({ key, value: value === null ? null : Buffer.from(value), offset: String(l.length + this.hidden), timestamp: String(ts), headers: {} });
   }
 
+  /** Delivers what was appended since the last flush; waits (up to 5 s) for the consumer to subscribe. */
   async flush(): Promise<void> {
+    for (let waited = 0; !this.onBatch && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     if (!this.onBatch) return;
     for (const [p, l] of this.log) {
       const from = this.delivered.get(p) ?? 0;
