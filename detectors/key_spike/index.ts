@@ -25,16 +25,7 @@
  */
 import type { DetectorCase, EnrichedEvent, Finding, Revocation, SourceRef, StepResult } from '../../src/detector.js';
 import { defineDetector } from '../../src/detector.js';
-import {
-  bucketAdd,
-  bucketEvictBefore,
-  bucketGet,
-  bucketStarts,
-  mad,
-  median,
-  newBucketCounts,
-  type BucketCounts,
-} from '../../src/primitives.js';
+import { mad, median } from '../../src/primitives.js';
 import {
   addDistinctCapped,
   alphaForHalfLife,
@@ -57,7 +48,10 @@ export const MINUTE_MS = 60_000;
 const SAMPLE_IDS = 5;
 const SAMPLE_VALUES = 10;
 
-/** Shards of the tenant's key map (copy-on-write per event touches one shard, not the whole map). */
+/**
+ * Shards of the tenant's key map. Part of the state format (states restored from a changelog hold
+ * them); since `step` updates its state in place they no longer bound a copy, only the layout.
+ */
 export const TENANT_SHARDS = 32;
 
 /**
@@ -82,6 +76,39 @@ export interface Sample {
   asns: number[];
 }
 
+/**
+ * One open (not yet folded) minute of a series: its count and evidence sample. Plain JSON.
+ *
+ * Open minutes are a short list ascending by minute (the current one and those still within the
+ * allowed lateness), not a record keyed by minute start: V8 looks up epoch-millisecond strings
+ * such as "1764496800000" as integer-like property names on a slow path (hundreds of ns per
+ * access), which made those records the bulk of the per-event cost.
+ */
+export interface OpenMinute {
+  /** minute start, ms */
+  m: number;
+  /** requests counted in the minute */
+  n: number;
+  /** evidence sample of the minute */
+  s: Sample;
+}
+
+/** An open minute as the tenant state keeps it: the sample only while the key is new. */
+export interface TenantMinute {
+  /** minute start, ms */
+  m: number;
+  /** requests counted in the minute */
+  n: number;
+  /** evidence sample of the minute, kept for new keys only */
+  s?: Sample;
+}
+
+/**
+ * Layout of the states this code writes. States of an earlier layout (restored from a changelog
+ * written before; no `v`) are upgraded by their next step, see {@link upgradeState}.
+ */
+export const STATE_LAYOUT = 2;
+
 /** One counted series (a key's total or one of its routes). Plain JSON. */
 export interface Series {
   /** start of the first minute seen, ms */
@@ -94,15 +121,15 @@ export interface Series {
   foldedCount: number;
   /** EWMA of closed minutes' counts (winsorised at the threshold once the series is established) */
   stats: Ewma;
-  /** counts of the open (not yet folded) minutes */
-  open: BucketCounts;
-  /** evidence sample per open minute */
-  samples: Record<string, Sample>;
+  /** the open (not yet folded) minutes, ascending */
+  open: OpenMinute[];
 }
 
 /** State of `key:<tenant>:<keyId>`. */
 export interface KeyState {
   kind: 'key';
+  /** {@link STATE_LAYOUT} */
+  v: number;
   tenant: string;
   keyId: string;
   /** the key has no key_id: `keyId` is its fingerprint */
@@ -122,13 +149,11 @@ export interface KeyState {
 export interface TenantKey {
   firstMin: number;
   lastTs: number;
-  /** minute start -> count, open minutes only */
-  open: Record<string, number>;
+  /** the open minutes, ascending */
+  open: TenantMinute[];
   /** episode of a new key: first and last minute over threshold */
   hotFromMin?: number;
   hotMin?: number;
-  /** evidence samples per open minute, kept for new keys only */
-  samples?: Record<string, Sample>;
 }
 
 /** Population prior of a tenant: decayed median and MAD of per-key counts over active key-minutes. */
@@ -144,6 +169,8 @@ export interface TenantPrior {
 /** State of `tenant:<tenant>`. */
 export interface TenantState {
   kind: 'tenant';
+  /** {@link STATE_LAYOUT} */
+  v: number;
   tenant: string;
   /** start of the first minute the tenant state saw: keys first seen in its first minHistoryMin are not "new" */
   startMin: number;
@@ -165,7 +192,41 @@ export type KeySpikeState = KeyState | TenantState;
 const minuteOf = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS;
 const iso = (ms: number): string => new Date(ms).toISOString();
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-const enc = encodeURIComponent;
+/** A string of only these characters is its own `encodeURIComponent` (which also keeps `!*'()`): no call needed. */
+const URI_SAFE = /^[A-Za-z0-9_.~-]*$/;
+const enc = (s: string): string => (URI_SAFE.test(s) ? s : encodeURIComponent(s));
+
+/** The entry of minute `m` in an ascending list of open minutes (scanned from the newest, usually it). */
+function openAt<T extends { m: number }>(open: T[], m: number): T | undefined {
+  for (let i = open.length - 1; i >= 0; i--) {
+    const o = open[i]!;
+    if (o.m === m) return o;
+    if (o.m < m) return undefined;
+  }
+  return undefined;
+}
+
+/** Inserts `entry` into an ascending list of open minutes (a late minute goes before newer ones). */
+function openInsert<T extends { m: number }>(open: T[], entry: T): T {
+  let i = open.length;
+  while (i > 0 && open[i - 1]!.m > entry.m) i--;
+  open.splice(i, 0, entry);
+  return entry;
+}
+
+/** Number of leading entries of an ascending list of open minutes that start before `t`. */
+function countBefore(open: ReadonlyArray<{ m: number }>, t: number): number {
+  let n = 0;
+  while (n < open.length && open[n]!.m < t) n++;
+  return n;
+}
+
+const newSample = (): Sample => ({ ids: [], src: [], ips: [], countries: [], asns: [] });
+
+function hasSample(open: readonly TenantMinute[]): boolean {
+  for (const o of open) if (o.s !== undefined) return true;
+  return false;
+}
 
 /** The key an API-key event is counted under: key_id, else the key's fingerprint. */
 export function keyIdentity(e: EnrichedEvent): { keyId: string; fromFp: boolean } {
@@ -174,16 +235,40 @@ export function keyIdentity(e: EnrichedEvent): { keyId: string; fromFp: boolean 
 
 const ID_SEGMENT = /^(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,})$/i;
 
+/**
+ * Whether `r[from, to)` can match {@link ID_SEGMENT} at all: it must start with a digit, or be at
+ * least 16 characters long (UUID, long hex) and start with a hex letter. Saves the regex (and the
+ * slice) on the usual segments, `v1`, `orders`, `{id}`.
+ */
+function mayBeIdSegment(r: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  const c = r.charCodeAt(from);
+  if (c >= 48 && c <= 57) return true;
+  const lower = c | 32;
+  return to - from >= 16 && lower >= 97 && lower <= 102;
+}
+
 /** Drops the query string and replaces id-like segments (digits, UUIDs, hex ≥ 16) with `{id}`. */
 export function normaliseRoute(route: string, ids: boolean): string {
   let r = route;
   if (ids) {
     const q = r.indexOf('?');
     if (q >= 0) r = r.slice(0, q);
-    r = r
-      .split('/')
-      .map((seg) => (ID_SEGMENT.test(seg) ? '{id}' : seg))
-      .join('/');
+    // Segment by segment, as split('/'); a route without id-like segments comes back as it is.
+    let out = '';
+    let copied = 0;
+    let changed = false;
+    for (let from = 0; from <= r.length; ) {
+      let to = r.indexOf('/', from);
+      if (to < 0) to = r.length;
+      if (mayBeIdSegment(r, from, to) && ID_SEGMENT.test(r.slice(from, to))) {
+        out += `${r.slice(copied, from)}{id}`;
+        copied = to;
+        changed = true;
+      }
+      from = to + 1;
+    }
+    if (changed) r = out + r.slice(copied);
   }
   return r.length > MAX_ROUTE_CHARS ? r.slice(0, MAX_ROUTE_CHARS) : r;
 }
@@ -199,6 +284,12 @@ export interface Threshold {
   terms: Record<ThresholdTerm, number>;
   thresholdPerMin: number;
   winner: ThresholdTerm;
+}
+
+/** `threshold(...).thresholdPerMin` without building the breakdown: the per-event check. */
+function thresholdValue(baselinePerMin: number, sdPerMin: number, cfg: KeySpikeConfig): number {
+  const spread = Math.max(sdPerMin, Math.sqrt(Math.max(0, baselinePerMin)));
+  return Math.max(cfg.minRatePerMin, baselinePerMin + cfg.spreadK * spread, cfg.baselineRatio * baselinePerMin);
 }
 
 /** threshold = max(minRatePerMin, baseline + k·spread, ratio·baseline), spread ≥ √baseline. */
@@ -222,28 +313,18 @@ export function threshold(baselinePerMin: number, sdPerMin: number, cfg: KeySpik
   };
 }
 
-/** The sample with the event added: `s` itself when the event changes nothing, else a new sample. */
-function sampleWith(s: Sample | undefined, e: EnrichedEvent): Sample {
-  const country = e.location?.country ?? e.geo?.country;
-  const asnRaw = e.network?.asn ?? e.geo?.asn;
-  const asn = asnRaw === 0 ? undefined : asnRaw;
-  if (
-    s &&
-    s.ids.length >= SAMPLE_IDS &&
-    (s.ips.length >= SAMPLE_VALUES || s.ips.includes(e.ip)) &&
-    (country === undefined || s.countries.length >= SAMPLE_VALUES || s.countries.includes(country)) &&
-    (asn === undefined || s.asns.length >= SAMPLE_VALUES || s.asns.includes(asn))
-  ) {
-    return s;
-  }
-  const out: Sample = s ? cloneSample(s) : { ids: [], src: [], ips: [], countries: [], asns: [] };
+/** Adds the event to a sample in place (a new sample when `s` is undefined); returns the sample. */
+function sampleAdd(s: Sample | undefined, e: EnrichedEvent): Sample {
+  const out: Sample = s ?? newSample();
   if (out.ids.length < SAMPLE_IDS) {
     out.ids.push(e.id);
     if (e.source) out.src.push(e.source);
   }
   addDistinctCapped(out.ips, e.ip, SAMPLE_VALUES);
+  const country = e.location?.country ?? e.geo?.country;
   if (country !== undefined) addDistinctCapped(out.countries, country, SAMPLE_VALUES);
-  if (asn !== undefined) addDistinctCapped(out.asns, asn, SAMPLE_VALUES);
+  const asn = e.network?.asn ?? e.geo?.asn;
+  if (asn !== undefined && asn !== 0) addDistinctCapped(out.asns, asn, SAMPLE_VALUES);
   return out;
 }
 
@@ -355,8 +436,7 @@ function newSeries(minute: number, ts: number): Series {
     foldedMin: minute - MINUTE_MS,
     foldedCount: 0,
     stats: newEwma(),
-    open: newBucketCounts(MINUTE_MS),
-    samples: {},
+    open: [],
   };
 }
 
@@ -366,13 +446,14 @@ function established(s: Series, m: number, cfg: KeySpikeConfig): boolean {
 }
 
 /** Folds every minute that starts before `closedBefore` into the EWMA (idle minutes count as 0). */
-function foldSeries(s: Series, closedBefore: number, cfg: KeySpikeConfig, alpha: number): void {
+function foldSeries(s: Series, closedBefore: number, cfg: KeySpikeConfig): void {
   if (s.foldedMin + MINUTE_MS >= closedBefore) return;
-  for (const m of bucketStarts(s.open)) {
-    if (m >= closedBefore) break;
+  const alpha = alphaForHalfLife(cfg.baselineHalfLifeMin);
+  const closed = countBefore(s.open, closedBefore);
+  for (let i = 0; i < closed; i++) {
+    const { m, n: x } = s.open[i]!;
     if (m <= s.foldedMin) continue;
     ewmaUpdateZeros(s.stats, (m - s.foldedMin) / MINUTE_MS - 1, alpha);
-    const x = bucketGet(s.open, m);
     let folded = x;
     if (established(s, m, cfg)) {
       const thr = threshold(s.stats.mean, ewmaStd(s.stats), cfg);
@@ -388,74 +469,93 @@ function foldSeries(s: Series, closedBefore: number, cfg: KeySpikeConfig, alpha:
     s.foldedMin = closedBefore - MINUTE_MS;
     s.foldedCount = 0;
   }
-  bucketEvictBefore(s.open, closedBefore);
-  for (const k of Object.keys(s.samples)) if (Number(k) < closedBefore) delete s.samples[k];
+  if (closed > 0) s.open.splice(0, closed);
 }
 
 /** Count of minute `m` of a series: open, or the last folded one, else unknown (0). */
 function countAt(s: Series, m: number): number {
-  if (m > s.foldedMin) return bucketGet(s.open, m);
+  if (m > s.foldedMin) return openAt(s.open, m)?.n ?? 0;
   return m === s.foldedMin ? s.foldedCount : 0;
 }
 
-/** Copy of a series that can be changed without touching the original (samples are replaced, not edited). */
-function cloneSeries(s: Series): Series {
-  return {
-    ...s,
-    stats: { ...s.stats },
-    open: { bucketMs: s.open.bucketMs, counts: { ...s.open.counts } },
-    samples: { ...s.samples },
-  };
-}
-
-/** Counts the event in a series (mutates `s`, which must be a copy); returns the minute's new count. */
+/** Counts the event in a series (in place); returns the minute's new count. */
 function addToSeries(s: Series, e: EnrichedEvent, m: number): number {
   if (m < s.firstMin && s.stats.n === 0) {
     // A slightly late event from before the first minute seen, before anything was folded.
     s.firstMin = m;
     s.foldedMin = m - MINUTE_MS;
   }
-  s.lastTs = Math.max(s.lastTs, e.ts);
-  const k = String(m);
-  s.samples[k] = sampleWith(s.samples[k], e);
-  return bucketAdd(s.open, e.ts);
+  if (e.ts > s.lastTs) s.lastTs = e.ts;
+  const o = openAt(s.open, m) ?? openInsert(s.open, { m, n: 0, s: newSample() });
+  sampleAdd(o.s, e);
+  o.n += 1;
+  return o.n;
+}
+
+/** The judgement of minute `m` of a series when its count is over the series' own threshold. */
+function judgeSeries(
+  s: Series,
+  scope: 'key' | 'key_route',
+  m: number,
+  count: number,
+  e: EnrichedEvent,
+  cfg: KeySpikeConfig,
+): Judgement | undefined {
+  if (!established(s, m, cfg)) return undefined;
+  const sd = ewmaStd(s.stats);
+  if (count <= thresholdValue(s.stats.mean, sd, cfg)) return undefined;
+  return {
+    scope,
+    minute: m,
+    count,
+    thr: threshold(s.stats.mean, sd, cfg),
+    historyMinutes: s.stats.n,
+    sample: openAt(s.open, m)?.s ?? sampleAdd(undefined, e),
+  };
 }
 
 function stepKey(prev: KeyState | undefined, e: EnrichedEvent, cfg: KeySpikeConfig): StepResult<KeySpikeState> {
   const m = minuteOf(e.ts);
   const maxTs = Math.max(prev?.maxTs ?? e.ts, e.ts);
   const closedBefore = minuteOf(maxTs - cfg.allowedLatenessSec * 1000);
-  if (prev && m < closedBefore) return { state: { ...prev, lateEvents: prev.lateEvents + 1 }, findings: [] };
+  if (prev && m < closedBefore) {
+    prev.lateEvents += 1;
+    return { state: prev, findings: [] };
+  }
 
   const { keyId, fromFp } = keyIdentity(e);
-  // Copy on write: `prev` is never changed; only the series this event touches are copied.
-  const st: KeyState = prev
-    ? { ...prev, total: cloneSeries(prev.total), routes: { ...prev.routes } }
-    : { kind: 'key', tenant: e.tenant ?? '', keyId, keyIdFromFp: fromFp, maxTs, total: newSeries(m, e.ts), routes: {}, lateEvents: 0 };
+  // Updated in place: the runtime hands `prev` to this step only and keeps the returned state.
+  const st: KeyState = prev ?? {
+    kind: 'key',
+    v: STATE_LAYOUT,
+    tenant: e.tenant ?? '',
+    keyId,
+    keyIdFromFp: fromFp,
+    maxTs,
+    total: newSeries(m, e.ts),
+    routes: {},
+    lateEvents: 0,
+  };
   st.maxTs = maxTs;
 
-  const alpha = alphaForHalfLife(cfg.baselineHalfLifeMin);
-  foldSeries(st.total, closedBefore, cfg, alpha);
-  if (prev && closedBefore > prev.total.foldedMin + MINUTE_MS) {
+  const minuteClosed = prev !== undefined && closedBefore > prev.total.foldedMin + MINUTE_MS;
+  foldSeries(st.total, closedBefore, cfg);
+  if (minuteClosed) {
     // A minute closed: fold every route and forget the idle ones (once a minute, not per event).
     const idleBefore = maxTs - cfg.stateIdleTtlMin * MINUTE_MS;
     for (const [r, s] of Object.entries(st.routes)) {
-      if (s.lastTs < idleBefore) {
-        delete st.routes[r];
-      } else if (s.foldedMin + MINUTE_MS < closedBefore) {
-        const c = cloneSeries(s);
-        foldSeries(c, closedBefore, cfg, alpha);
-        st.routes[r] = c;
-      }
+      if (s.lastTs < idleBefore) delete st.routes[r];
+      else foldSeries(s, closedBefore, cfg);
     }
   }
 
   const keyCount = addToSeries(st.total, e, m);
-  const route = normaliseRoute(e.route, cfg.normaliseRouteIds);
+  let route = '';
   let rs: Series | undefined;
+  let routeCount = 0;
   if (cfg.perRouteEnabled) {
-    const known = st.routes[route];
-    rs = known ? cloneSeries(known) : undefined;
+    route = normaliseRoute(e.route, cfg.normaliseRouteIds);
+    rs = st.routes[route];
     if (!rs) {
       const names = Object.keys(st.routes);
       if (names.length >= cfg.maxRoutesPerKey) {
@@ -464,36 +564,22 @@ function stepKey(prev: KeyState | undefined, e: EnrichedEvent, cfg: KeySpikeConf
         delete st.routes[lru];
       }
       rs = newSeries(m, e.ts);
+      st.routes[route] = rs;
     }
-    st.routes[route] = rs;
-    addToSeries(rs, e, m);
+    routeCount = addToSeries(rs, e, m);
   }
 
   // Judge the key total first, then the event's route: one finding per key per episode.
-  const hot: Judgement[] = [];
-  const candidates: Array<{ scope: 'key' | 'key_route'; s: Series }> = [{ scope: 'key', s: st.total }];
-  if (rs) candidates.push({ scope: 'key_route', s: rs });
-  for (const c of candidates) {
-    if (!established(c.s, m, cfg)) continue;
-    const count = bucketGet(c.s.open, m);
-    const thr = threshold(c.s.stats.mean, ewmaStd(c.s.stats), cfg);
-    if (count <= thr.thresholdPerMin) continue;
-    hot.push({
-      scope: c.scope,
-      ...(c.scope === 'key_route' ? { route, keyCount } : {}),
-      minute: m,
-      count,
-      thr,
-      historyMinutes: c.s.stats.n,
-      sample: c.s.samples[String(m)] ?? sampleWith(undefined, e),
-    });
+  let j = judgeSeries(st.total, 'key', m, keyCount, e, cfg);
+  if (!j && rs) {
+    const r = judgeSeries(rs, 'key_route', m, routeCount, e, cfg);
+    if (r) j = { ...r, route, keyCount };
   }
-  if (hot.length === 0) return { state: st, findings: [] };
+  if (!j) return { state: st, findings: [] };
 
   const continuing = st.hotMin !== undefined && st.hotMin >= m - MINUTE_MS;
   st.hotMin = Math.max(st.hotMin ?? m, m);
   if (continuing) return { state: st, findings: [] };
-  const j = hot[0]!;
   const series = j.scope === 'key' ? st.total : rs!;
   // The previous minute was already over this threshold but not judged (the key was young and the
   // tenant state judged it, or the key was not established yet): same episode, no new finding.
@@ -506,6 +592,7 @@ function stepKey(prev: KeyState | undefined, e: EnrichedEvent, cfg: KeySpikeConf
 function newTenant(e: EnrichedEvent, m: number): TenantState {
   return {
     kind: 'tenant',
+    v: STATE_LAYOUT,
     tenant: e.tenant ?? '',
     startMin: m,
     maxTs: e.ts,
@@ -521,23 +608,22 @@ function newTenant(e: EnrichedEvent, m: number): TenantState {
 /**
  * Folds every key's minutes that start before `closedBefore` into the prior (one observation per
  * minute: the median and MAD of that minute's per-key counts over the keys active in it; minutes of
- * a new key's episode are left out), and forgets keys idle for stateIdleTtlMin. Rebuilds the shards.
+ * a new key's episode are left out), and forgets keys idle for stateIdleTtlMin. Updates `st` in place.
  */
 function sweepTenant(st: TenantState, closedBefore: number, cfg: KeySpikeConfig): void {
   const byMinute = new Map<number, number[]>();
   const idleBefore = st.maxTs - cfg.stateIdleTtlMin * MINUTE_MS - cfg.allowedLatenessSec * 1000;
   let size = 0;
-  st.shards = st.shards.map((shard) => {
-    const out: Record<string, TenantKey> = {};
-    for (const [keyId, k] of Object.entries(shard)) {
-      if (k.lastTs < idleBefore) continue;
-      let copy: TenantKey | undefined;
-      for (const [ms, count] of Object.entries(k.open)) {
-        const mm = Number(ms);
-        if (mm >= closedBefore) continue;
-        copy ??= { ...k, open: { ...k.open }, ...(k.samples ? { samples: { ...k.samples } } : {}) };
-        delete copy.open[ms];
-        if (copy.samples) delete copy.samples[ms];
+  for (const shard of st.shards) {
+    for (const keyId of Object.keys(shard)) {
+      const k = shard[keyId]!;
+      if (k.lastTs < idleBefore) {
+        delete shard[keyId];
+        continue;
+      }
+      const closed = countBefore(k.open, closedBefore);
+      for (let i = 0; i < closed; i++) {
+        const { m: mm, n: count } = k.open[i]!;
         const inEpisode = k.hotFromMin !== undefined && k.hotMin !== undefined && mm >= k.hotFromMin && mm <= k.hotMin;
         if (count > 0 && !inEpisode) {
           const xs = byMinute.get(mm) ?? [];
@@ -545,14 +631,13 @@ function sweepTenant(st: TenantState, closedBefore: number, cfg: KeySpikeConfig)
           byMinute.set(mm, xs);
         }
       }
-      out[keyId] = copy ?? k;
+      if (closed > 0) k.open.splice(0, closed);
       size++;
     }
-    return out;
-  });
+  }
   st.size = size;
   const alpha = alphaForHalfLife(cfg.baselineHalfLifeMin);
-  const p = { ...st.prior };
+  const p = st.prior;
   for (const mm of [...byMinute.keys()].sort((a, b) => a - b)) {
     const xs = byMinute.get(mm)!;
     const med = median(xs);
@@ -563,11 +648,10 @@ function sweepTenant(st: TenantState, closedBefore: number, cfg: KeySpikeConfig)
     p.medianPerMin += a * (med - p.medianPerMin);
     p.spreadPerMin += a * (spread - p.spreadPerMin);
   }
-  st.prior = p;
   st.sweptMin = closedBefore;
 }
 
-/** Forgets the least recently seen key (copy-on-write of its shard). */
+/** Forgets the least recently seen key (in place). */
 function evictLeastRecent(st: TenantState): void {
   let best: { shard: number; keyId: string; lastTs: number } | undefined;
   st.shards.forEach((shard, i) => {
@@ -576,10 +660,7 @@ function evictLeastRecent(st: TenantState): void {
     }
   });
   if (!best) return;
-  const { shard, keyId } = best;
-  const copy = { ...st.shards[shard]! };
-  delete copy[keyId];
-  st.shards[shard] = copy;
+  delete st.shards[best.shard]![best.keyId];
   st.size -= 1;
   st.evictedKeys += 1;
 }
@@ -588,37 +669,39 @@ function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg: KeySpi
   const m = minuteOf(e.ts);
   const maxTs = Math.max(prev?.maxTs ?? e.ts, e.ts);
   const closedBefore = minuteOf(maxTs - cfg.allowedLatenessSec * 1000);
-  if (prev && m < closedBefore) return { state: { ...prev, lateEvents: prev.lateEvents + 1 }, findings: [] };
+  if (prev && m < closedBefore) {
+    prev.lateEvents += 1;
+    return { state: prev, findings: [] };
+  }
 
-  const st: TenantState = prev ? { ...prev, shards: [...prev.shards] } : newTenant(e, m);
+  // Updated in place: the runtime hands `prev` to this step only and keeps the returned state.
+  const st: TenantState = prev ?? newTenant(e, m);
   st.maxTs = maxTs;
   if (m < st.startMin) st.startMin = m;
   if (closedBefore > st.sweptMin) sweepTenant(st, closedBefore, cfg);
 
   const { keyId } = keyIdentity(e);
   const si = fnv1a32(keyId) % TENANT_SHARDS;
-  const existing = st.shards[si]![keyId];
-  if (!existing && st.size >= cfg.maxKeysPerTenant) evictLeastRecent(st);
-  const shard = { ...st.shards[si]! };
-  st.shards[si] = shard;
-  const k: TenantKey = existing
-    ? { ...existing, open: { ...existing.open }, ...(existing.samples ? { samples: { ...existing.samples } } : {}) }
-    : { firstMin: m, lastTs: e.ts, open: {} };
-  if (!existing) st.size += 1;
-  shard[keyId] = k;
+  let k = st.shards[si]![keyId];
+  if (!k) {
+    if (st.size >= cfg.maxKeysPerTenant) evictLeastRecent(st);
+    k = { firstMin: m, lastTs: e.ts, open: [] };
+    st.shards[si]![keyId] = k;
+    st.size += 1;
+  }
   if (m < k.firstMin) k.firstMin = m;
-  k.lastTs = Math.max(k.lastTs, e.ts);
-  const count = (k.open[String(m)] ?? 0) + 1;
-  k.open[String(m)] = count;
+  if (e.ts > k.lastTs) k.lastTs = e.ts;
+  const o = openAt(k.open, m) ?? openInsert(k.open, { m, n: 0 });
+  const count = (o.n += 1);
 
   const historyMs = cfg.minHistoryMin * MINUTE_MS;
   const isNew = k.firstMin - st.startMin >= historyMs && m - k.firstMin < historyMs;
   if (!isNew) {
-    if (k.samples) delete k.samples;
+    // Evidence samples are kept for new keys only.
+    if (hasSample(k.open)) k.open = k.open.map(({ m: mm, n }) => ({ m: mm, n }));
     return { state: st, findings: [] };
   }
-  const sample = sampleWith(k.samples?.[String(m)], e);
-  k.samples = { ...k.samples, [String(m)]: sample };
+  const sample = (o.s = sampleAdd(o.s, e));
 
   if (st.prior.keyMinutes < cfg.priorMinKeyMinutes) return { state: st, findings: [] };
   const thr = threshold(st.prior.medianPerMin, st.prior.spreadPerMin, cfg);
@@ -627,7 +710,7 @@ function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg: KeySpi
   const continuing = k.hotMin !== undefined && k.hotMin >= m - MINUTE_MS;
   if (!continuing) k.hotFromMin = m;
   k.hotMin = Math.max(k.hotMin ?? m, m);
-  if (continuing || (k.open[String(m - MINUTE_MS)] ?? 0) > thr.thresholdPerMin) return { state: st, findings: [] };
+  if (continuing || (openAt(k.open, m - MINUTE_MS)?.n ?? 0) > thr.thresholdPerMin) return { state: st, findings: [] };
   const j: Judgement = {
     scope: 'new_key',
     minute: m,
@@ -638,6 +721,58 @@ function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg: KeySpi
     sample: cloneSample(sample),
   };
   return { state: st, findings: [buildFinding(e, st.tenant, j, cfg)] };
+}
+
+// --------------------------------------------------------------------------- earlier layout
+
+/** A series as written before {@link STATE_LAYOUT} 2: open minutes as records keyed by minute start. */
+interface SeriesV1 extends Omit<Series, 'open'> {
+  open: { bucketMs: number; counts: Record<string, number> };
+  samples: Record<string, Sample>;
+}
+
+/** A tenant's key as written before {@link STATE_LAYOUT} 2. */
+interface TenantKeyV1 extends Omit<TenantKey, 'open'> {
+  open: Record<string, number>;
+  samples?: Record<string, Sample>;
+}
+
+const byMinuteAsc = (a: { m: number }, b: { m: number }): number => a.m - b.m;
+
+function upgradeSeries(s: SeriesV1): Series {
+  const { open, samples, ...rest } = s;
+  const list = Object.entries(open.counts).map(([k, n]) => ({ m: Number(k), n, s: samples[k] ?? newSample() }));
+  return { ...rest, open: list.sort(byMinuteAsc) };
+}
+
+function upgradeTenantKey(k: TenantKeyV1): TenantKey {
+  const { open, samples, ...rest } = k;
+  const list = Object.entries(open).map(([ms, n]): TenantMinute => {
+    const sample = samples?.[ms];
+    return sample ? { m: Number(ms), n, s: sample } : { m: Number(ms), n };
+  });
+  return { ...rest, open: list.sort(byMinuteAsc) };
+}
+
+/**
+ * A state restored from a changelog written by an earlier layout, converted to this one (same
+ * counts, samples, baselines and episodes), so an upgrade keeps every key's history.
+ */
+export function upgradeState(state: KeySpikeState): KeySpikeState {
+  if (state.v === STATE_LAYOUT) return state;
+  if (state.kind === 'key') {
+    const old = state as unknown as Omit<KeyState, 'total' | 'routes'> & { total: SeriesV1; routes: Record<string, SeriesV1> };
+    const routes: Record<string, Series> = {};
+    for (const [r, rs] of Object.entries(old.routes)) routes[r] = upgradeSeries(rs);
+    return { ...old, v: STATE_LAYOUT, total: upgradeSeries(old.total), routes };
+  }
+  const old = state as unknown as Omit<TenantState, 'shards'> & { shards: Array<Record<string, TenantKeyV1>> };
+  const shards = old.shards.map((shard) => {
+    const out: Record<string, TenantKey> = {};
+    for (const [keyId, k] of Object.entries(shard)) out[keyId] = upgradeTenantKey(k);
+    return out;
+  });
+  return { ...old, v: STATE_LAYOUT, shards };
 }
 
 // ---------------------------------------------------------------------------------- detector
@@ -682,10 +817,11 @@ export const detector = defineDetector<KeySpikeConfig, KeySpikeState>({
   },
 
   step(prev, event, ctx) {
+    const st = prev === undefined || prev.v === STATE_LAYOUT ? prev : upgradeState(prev);
     if (ctx.key.startsWith('tenant:')) {
-      return stepTenant(prev?.kind === 'tenant' ? prev : undefined, event, ctx.config);
+      return stepTenant(st?.kind === 'tenant' ? st : undefined, event, ctx.config);
     }
-    return stepKey(prev?.kind === 'key' ? prev : undefined, event, ctx.config);
+    return stepKey(st?.kind === 'key' ? st : undefined, event, ctx.config);
   },
 
   cases: cases as DetectorCase[],

@@ -132,6 +132,31 @@ export function measure(items: ReadonlyArray<{ t: number; v: Sighting }>): Windo
   };
 }
 
+/**
+ * Whether a time-ordered window matches either rule: the same decision as {@link measure} with
+ * `alternations >= minAlternations || spreadAsns.length >= minSpreadAsns`, without allocating. It
+ * walks from the newest request back (switches count the same in both directions) and stops as
+ * soon as one rule is met, so a window that keeps matching during an episode costs a few items.
+ */
+export function windowMatches(
+  items: ReadonlyArray<{ t: number; v: Sighting }>,
+  cfg: Pick<MultiIpReplayConfig, 'minAlternations' | 'minSpreadAsns'>,
+): boolean {
+  const asns: string[] = [];
+  let switches = 0;
+  let next: string | undefined;
+  for (let i = items.length - 1; i >= 0; i--) {
+    const s = items[i]!.v;
+    if (next !== undefined && s.ident !== next && ++switches >= cfg.minAlternations) return true;
+    next = s.ident;
+    if (s.kind === 'asn' && !asns.includes(s.ident)) {
+      asns.push(s.ident);
+      if (asns.length >= cfg.minSpreadAsns) return true;
+    }
+  }
+  return false;
+}
+
 const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
 
 function shift(s: Severity, by: number): Severity {
@@ -318,15 +343,19 @@ export const detector = defineDetector<MultiIpReplayConfig, ReplayState>({
     const endMs = Math.max(prev?.maxTs ?? event.ts, event.ts);
     const startMs = endMs - windowMs;
     if (prev && event.ts < startMs) return { state: prev, findings: [] }; // too late: outside the open window
-    if (prev?.log.items.some((it) => it.v.id === event.id)) return { state: prev, findings: [] }; // redelivery
+    // A redelivered event was seen with its own event time, so it is at or before the key's newest
+    // one: the scan is needed only for requests that do not advance the window (rare: out of order).
+    if (prev && event.ts <= prev.maxTs && prev.log.items.some((it) => it.v.id === event.id)) {
+      return { state: prev, findings: [] }; // redelivery
+    }
 
-    const state: ReplayState = {
-      log: prev ? { items: [...prev.log.items] } : newTimeLog<Sighting>(),
-      maxTs: endMs,
-    };
-    if (prev?.episode && endMs - prev.episode.lastMatchMs <= windowMs) state.episode = { ...prev.episode };
+    // Updated in place: the runtime hands `prev` to this step only and keeps the returned state.
+    const state: ReplayState = prev ?? { log: newTimeLog<Sighting>(), maxTs: endMs };
+    state.maxTs = endMs;
+    if (state.episode && endMs - state.episode.lastMatchMs > windowMs) delete state.episode;
     const seen = sighting(event);
-    const prevLast = prev?.log.items[prev.log.items.length - 1];
+    const prevLen = state.log.items.length;
+    const prevLast = state.log.items[prevLen - 1];
     const at = logInsert(state.log, event.ts, seen);
     logEvictBefore(state.log, startMs);
     logCap(state.log, cfg.maxEventsPerKey);
@@ -335,19 +364,18 @@ export const detector = defineDetector<MultiIpReplayConfig, ReplayState>({
     // Fast path (most requests): outside an episode the previous window did not match, and a request
     // appended on the same network as the one before it adds no switch and no new ASN, while
     // eviction only removes; so the window still cannot match.
-    if (!state.episode && prevLast && at === prev!.log.items.length && prevLast.v.ident === seen.ident) {
+    if (!state.episode && prevLast && at === prevLen && prevLast.v.ident === seen.ident) {
+      return { state, findings: [] };
+    }
+    if (!windowMatches(items, cfg)) return { state, findings: [] };
+    if (state.episode) {
+      state.episode.lastMatchMs = endMs;
       return { state, findings: [] };
     }
     const m = measure(items);
     const rules: string[] = [];
     if (m.alternations >= cfg.minAlternations) rules.push('concurrency');
     if (m.spreadAsns.length >= cfg.minSpreadAsns) rules.push('spread');
-    if (rules.length === 0) return { state, findings: [] };
-
-    if (state.episode) {
-      state.episode.lastMatchMs = endMs;
-      return { state, findings: [] };
-    }
     state.episode = { firedAtMs: event.ts, lastMatchMs: endMs };
     return { state, findings: [buildFinding(event, items, m, rules, startMs, endMs, cfg)] };
   },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detector.js';
 import { caseEvent, CASE_EPOCH_MS, runCase } from '../../src/testing/cases.js';
 import { configSchema, type MultiIpReplayConfig } from './config.js';
-import detector, { networkIdentity, type ReplayState } from './index.js';
+import detector, { measure, networkIdentity, windowMatches, type ReplayState, type Sighting } from './index.js';
 
 const cfg = (over: Record<string, unknown> = {}): MultiIpReplayConfig => configSchema.parse(over);
 
@@ -215,7 +215,7 @@ describe('state', () => {
     expect(later.state?.log.items).toHaveLength(1);
   });
 
-  it('does not mutate the state it is handed, ignores redeliveries and requests too late for the window', () => {
+  it('leaves the state as it was on redeliveries and on requests too late for the window', () => {
     const [b, c] = sketches([
       { at: 400, id: 'b', ip: '175.16.199.37', geo: THIEF },
       { at: 50, id: 'c', ip: '175.16.199.37', geo: THIEF },
@@ -223,11 +223,49 @@ describe('state', () => {
     const config = cfg();
     const ctx = { config, key: 'fp:x', watermarkMs: b!.ts };
     const s1 = detector.step(undefined, b!, ctx).state!;
-    const frozen = JSON.stringify(s1);
+    const before = JSON.stringify(s1);
     const s2 = detector.step(s1, b!, ctx);
     expect(s2.state).toBe(s1);
     expect(detector.step(s1, c!, ctx).state).toBe(s1); // 350 s before the newest request
-    detector.step(s1, ev(3, { at: 390, ip: '81.2.69.160', geo: HOME }), ctx);
-    expect(JSON.stringify(s1)).toBe(frozen);
+    expect(JSON.stringify(s1)).toBe(before);
+    // The state is handed to one step only, which may update it in place: keep what it returns.
+    const s3 = detector.step(s1, ev(3, { at: 390, id: 'a', ip: '81.2.69.160', geo: HOME }), ctx).state!;
+    expect(s3.log.items.map((it) => it.v.id)).toEqual(['a', 'b']);
+    expect(detector.step(s3, ev(3, { at: 390, id: 'a', ip: '81.2.69.160', geo: HOME }), ctx).state!.log.items).toHaveLength(2);
+  });
+
+  it('recognises a redelivered out-of-order request anywhere in the window', () => {
+    const events = sketches([
+      { at: 0, id: 'o1', ip: '81.2.69.160', geo: HOME },
+      { at: 10, id: 't1', ip: '175.16.199.37', geo: THIEF },
+      { at: 20, id: 'o2', ip: '81.2.69.160', geo: HOME },
+    ]);
+    const { state } = drive([...events, events[1]!, events[0]!]);
+    expect(state?.log.items.map((it) => it.v.id)).toEqual(['o1', 't1', 'o2']);
+  });
+
+  it('windowMatches decides as measure() does', () => {
+    const idents: Array<Pick<Sighting, 'ident' | 'kind'>> = [
+      { ident: 'AS1', kind: 'asn' },
+      { ident: 'AS2', kind: 'asn' },
+      { ident: 'AS3', kind: 'asn' },
+      { ident: 'trusted', kind: 'trusted' },
+      { ident: 'net:10.0.0.0/24', kind: 'prefix' },
+    ];
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 2000; trial++) {
+      const items = Array.from({ length: rnd(12) }, (_, i) => {
+        const pick = idents[rnd(1 + rnd(idents.length))]!;
+        return { t: i, v: { id: String(i), ip: '192.0.2.1', net: '192.0.2.0/24', ...pick } };
+      });
+      const rules = { minAlternations: 1 + rnd(5), minSpreadAsns: 2 + rnd(3) };
+      const m = measure(items);
+      const expected = m.alternations >= rules.minAlternations || m.spreadAsns.length >= rules.minSpreadAsns;
+      expect(windowMatches(items, rules), JSON.stringify({ items: items.map((it) => it.v.ident), rules })).toBe(expected);
+    }
   });
 });
