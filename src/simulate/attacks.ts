@@ -12,6 +12,7 @@ import {
   type ClientSpec,
   type Cred,
   type SimEvent,
+  type Step,
   type Stream,
 } from './emit.js';
 import { apiKeyCred, citiesWithTwoIsps, keyRateAt, keyRoutes, keyStream, type KeyPlan } from './benign.js';
@@ -25,6 +26,7 @@ import {
   HOME_CITIES,
   HOSTING,
   IOS_UAS,
+  RouteTable,
   SERVER_UAS,
   TOKEN_ROUTE,
   USER_ROUTE_TABLE,
@@ -38,7 +40,6 @@ import {
   otherBroadbandEndpoint,
   statusFor,
   type City,
-  RouteTable,
   type Endpoint,
   type Tenant,
   type World,
@@ -67,7 +68,7 @@ export interface VariantDef {
   postMs: number;
   /** M never falls in the first `minFrac` of the run (key spikes need history) */
   minFrac?: number;
-  run(env: AttackEnv): Generator<SimEvent>;
+  run(env: AttackEnv): Generator<Step>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,14 +145,6 @@ function times(rng: Rng, from: number, to: number, meanGapMs: number, minGapMs: 
 
 function* fromList(list: readonly SimEvent[]): Generator<SimEvent> {
   yield* list;
-}
-
-/** Passes events through, calling `f` on each. */
-function* tap(gen: Generator<SimEvent>, f: (e: SimEvent) => void): Generator<SimEvent> {
-  for (const e of gen) {
-    f(e);
-    yield e;
-  }
 }
 
 interface Thief {
@@ -600,26 +593,35 @@ function attackKey(env: AttackEnv, tenant: Tenant, peakPerMin: number, routes: R
   return k;
 }
 
-const apiKeyFar: VariantDef = {
-  variant: 'api_key_far',
-  preMs: 10 * MIN,
-  postMs: 3 * MIN,
+const sessionCookieFar: VariantDef = {
+  variant: 'session_cookie_far',
+  preMs: 4 * MIN,
+  postMs: 5 * MIN,
   *run(env) {
     const { st, truth, M } = env;
     const rng = st.rng;
-    const tenant = rng.pick(env.world.tenants);
-    const k = attackKey(env, tenant, rng.between(2, 6), keyRoutes(rng, rng.intBetween(2, 5)));
-    const home = cityById(tenant.cloud.site);
-    const th = rng.chance(0.6) ? farResidential(env, home, 3000) : vps(env, home, 3000);
-    const ts = times(rng, M, M + rng.between(20, 120) * SEC, 20 * SEC, 2 * SEC, 40 * SEC).slice(0, rng.intBetween(2, 6));
+    const v = victim(env, { client: CLIENTS.portal });
+    const P = Math.max(env.S, M - rng.between(5, 20) * MIN);
+    const s = session(env, v, P);
+    truth.sid = s.sid;
+    truth.addFps(s.at);
+    const cred = s.accessCred();
+    const last = yield* activity(env, s, v.ep, P, M, 30 * SEC, false);
+    // an infostealer log sold on: the buyer replays cookie and user agent from far away
+    const th = farResidential(env, v.city, 3000);
+    if (rng.chance(0.7)) th.ua = v.ua;
+    const gap = Math.min(rng.between(2, 15) * MIN, (env.E - M) * 0.5);
+    const ts = times(rng, last + gap, last + gap + 90 * SEC, 20 * SEC, 2 * SEC, 40 * SEC).slice(0, rng.intBetween(2, 5));
     const lastThief = ts[ts.length - 1]!;
     truth.alsoDetectedBy.push('multi_ip_replay');
-    truth.description = `an API key used from ${home.name} (AS${k.ep.asn}) is used from ${th.what}, ${Math.round(cityDistanceKm(home, th.city))} km away, within minutes`;
-    const thief = ts.map((t) => truth.mark(thiefCall(env, t, th, k.cred, tenant.name, k.routes), true));
-    const owner = tap(keyStream(st, k), (e) => {
-      if (e.ts >= M && e.ts <= lastThief + 10 * MIN) truth.mark(e, false);
+    truth.description =
+      `a browser session cookie last used in ${v.city.name} is replayed ${mins(gap)} later from ${th.what} ` +
+      `(${Math.round(cityDistanceKm(v.city, th.city))} km away)`;
+    for (const t of ts) yield truth.mark(thiefCall(env, t, th, cred, v.tenant.name), true);
+    const R = lastThief + rng.between(1, 10) * MIN;
+    yield* activity(env, s, v.ep, R, R + rng.between(3, 10) * MIN, 30 * SEC, false, (e) => {
+      if (e.ts <= lastThief + 30 * MIN) truth.mark(e, false);
     });
-    yield* mergeStreams([owner, fromList(thief)]);
   },
 };
 
@@ -687,20 +689,19 @@ function describeSources(s: Thief[]): string {
   return s.length === 1 ? s[0]!.what : `a residential proxy pool (${s.length} exits, ${new Set(s.map((x) => x.ep.asn)).size} ASNs)`;
 }
 
-/** Flood events at `perMin` from the sources, [from, to), mostly on one route. */
-function floodEvents(env: AttackEnv, k: KeyPlan, sources: Thief[], from: number, to: number, perMin: number, routes: RouteTable, focus: number): SimEvent[] {
+/** Flood events at `perMin` from the sources, [from, to), mostly on one route (generated lazily). */
+function* floodEvents(env: AttackEnv, k: KeyPlan, sources: Thief[], from: number, to: number, perMin: number, routes: RouteTable, focus: number): Generator<SimEvent> {
   const { st, truth } = env;
   const rng = st.rng;
   const target = routes.pick(rng);
-  const out: SimEvent[] = [];
   const heavy = perMin >= 25 * Math.max(1, keyRateAt(k, from));
-  for (let t = from + rng.exp(MIN / perMin); t < Math.min(to, env.E); t += rng.exp(MIN / perMin)) {
+  const end = Math.min(to, env.E);
+  for (let t = from + rng.exp(MIN / perMin); t < end; t += rng.exp(MIN / perMin)) {
     const r = rng.next() < focus ? target : routes.pick(rng);
     // a gateway rate limit kicks in for part of a heavy flood; the requests are still logged
     const status = heavy && t > from + MIN && rng.chance(0.3) ? 429 : statusFor(r, rng, 0.03);
-    out.push(truth.mark(st.event(t, rng.pick(sources).ep, r, status, k.cred, sources[0]!.ua, k.tenant.name), true));
+    yield truth.mark(st.event(t, rng.pick(sources).ep, r, status, k.cred, sources[0]!.ua, k.tenant.name), true);
   }
-  return out;
 }
 
 function keyFlood(ratio: 10 | 30 | 100): VariantDef {
@@ -713,7 +714,8 @@ function keyFlood(ratio: 10 | 30 | 100): VariantDef {
       const { st, truth, M } = env;
       const rng = st.rng;
       const tenant = rng.pick(env.world.tenants);
-      const k = attackKey(env, tenant, rng.between(4, 15), keyRoutes(rng, rng.intBetween(3, 6)));
+      // the flood clears a 60/min alert floor even at 10×: such keys run at 8–20/min (4–15 for 30×/100×)
+      const k = attackKey(env, tenant, ratio === 10 ? rng.between(8, 20) : rng.between(4, 15), keyRoutes(rng, rng.intBetween(3, 6)));
       const kinds: FloodSource[] = ['single_vps', 'vps_fleet', 'proxy_pool'];
       const source = kinds[({ 10: 0, 30: 1, 100: 2 }[ratio] + env.instance) % 3]!;
       const sources = floodSources(env, source);
@@ -724,7 +726,7 @@ function keyFlood(ratio: 10 | 30 | 100): VariantDef {
         `a leaked API key (baseline ≈ ${base.toFixed(1)}/min from ${cityById(tenant.cloud.site).name}) is flooded at ${ratio}× ` +
         `(${(ratio * base).toFixed(0)}/min) for ${mins(end - M)} from ${describeSources(sources)}, starting abruptly`;
       const flood = floodEvents(env, k, sources, M, end, ratio * base, k.routes, 0.8);
-      yield* mergeStreams([keyStream(st, k), fromList(flood)]);
+      yield* mergeStreams([keyStream(st, k), flood]);
     },
   };
 }
@@ -741,7 +743,7 @@ const freshKeyFlood: VariantDef = {
     const C = M - rng.between(1, 8) * MIN;
     const k = attackKey(env, tenant, tenant.keyRatePerMin * rng.between(0.5, 1.5), keyRoutes(rng, rng.intBetween(2, 5)), C);
     k.amp = 0;
-    const ratio = rng.between(30, 60);
+    const ratio = rng.between(40, 80);
     const perMin = ratio * tenant.keyRatePerMin;
     const sources = floodSources(env, env.instance % 2 === 0 ? 'single_vps' : 'vps_fleet');
     const end = Math.min(env.E, M + rng.between(5, 15) * MIN);
@@ -755,7 +757,7 @@ const freshKeyFlood: VariantDef = {
       setup.push(st.event(t, k.ep, r, r.ok, k.cred, k.ua, tenant.name));
     }
     const flood = floodEvents(env, k, sources, M, end, perMin, k.routes, 0.8);
-    yield* mergeStreams([fromList(setup), keyStream(st, k, C + 90 * SEC), fromList(flood)]);
+    yield* mergeStreams([fromList(setup), keyStream(st, k, C + 90 * SEC), flood]);
   },
 };
 
@@ -769,7 +771,8 @@ const routeFlood: VariantDef = {
     const rng = st.rng;
     const tenant = rng.pick(env.world.tenants);
     const routes = keyRoutes(rng, 5);
-    const k = attackKey(env, tenant, rng.between(6, 20), routes);
+    // a busy key (60–150/min), so 20× one of its quieter routes is well above a 60/min alert floor
+    const k = attackKey(env, tenant, rng.between(60, 150), routes);
     // the least used of the key's routes (Zipf weight 1/5 of 2.28: ~9 % of the key's traffic)
     const target = routes.routes[4]!;
     const share = 1 / 5 / (1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5);
@@ -782,7 +785,7 @@ const routeFlood: VariantDef = {
       `(${perMin.toFixed(1)}/min) from ${describeSources(sources)}; the key's total rises only ≈ ${(1 + 19 * share).toFixed(1)}×`;
     const one = new RouteTable([target], [1]);
     const flood = floodEvents(env, k, sources, M, end, perMin, one, 1);
-    yield* mergeStreams([keyStream(st, k), fromList(flood)]);
+    yield* mergeStreams([keyStream(st, k), flood]);
   },
 };
 
@@ -796,6 +799,6 @@ export const VARIANTS: Readonly<Record<AttackKind, readonly VariantDef[]>> = {
     olderGenerationSameNetwork,
   ],
   multi_ip_replay: [alongsideOwner('same_city'), spray('residential_proxies'), alongsideOwner('abroad'), spray('cloud'), alongsideOwner('on_cellular')],
-  impossible_travel: [hijackFarMinutes, simultaneousUse, mediumDistanceFast, apiKeyFar, subjectNewSessionFar],
+  impossible_travel: [hijackFarMinutes, simultaneousUse, mediumDistanceFast, sessionCookieFar, subjectNewSessionFar],
   key_spike: [keyFlood(10), keyFlood(30), keyFlood(100), freshKeyFlood, routeFlood],
 };

@@ -12,11 +12,12 @@
  * - travellers (London→New York flights, Paris→Lyon trains...: first request at the destination
  *   later than the trip takes, phone Wi-Fi only abroad);
  * - refresh double-submits and retries within seconds from the same device and network;
- * - long healthy rotation chains, sessions already running when the simulation starts, logouts;
+ * - long healthy rotation chains, sessions already running when the simulation starts, logouts,
+ *   sessions whose refresh log lines lack `sid`, and browser apps on session cookies (no OAuth);
  * - API keys with steady rates and daily cycles, gradual business ramps, busy keys and bursty keys,
  *   internal clients on private addresses.
  */
-import { CLIENTS, OAuthSession, type ClientSpec, type Cred, type SimEvent, type Stream } from './emit.js';
+import { CLIENTS, OAuthSession, at, type ClientSpec, type Cred, type Step, type Stream } from './emit.js';
 import { Rng } from './rng.js';
 import {
   ANDROID_UAS,
@@ -104,6 +105,11 @@ export interface UserPlan {
   /** share of sessions that go through the relay */
   vpnShare: number;
   legs: TripLeg[];
+  /**
+   * Moments a traveller's phone is surely used on Wi-Fi: at the airport / station shortly before
+   * leaving and at the destination soon after arriving, so the trip is visible on both sides.
+   */
+  checkIns: Array<{ at: number; ep: Endpoint }>;
   relays: Map<string, Endpoint>;
   relayRng: Rng;
 }
@@ -136,22 +142,33 @@ export function makeUser(world: World, seed: number, index: number, startMs: num
     vpn,
     vpnShare: vpn === 'none' ? 0 : rng.between(0.2, 0.5),
     legs: [],
+    checkIns: [],
     relays: new Map(),
     relayRng: new Rng(seed, 'user', index, 'relay'),
   };
   if (officeWorker) plan.office = tenant.offices.get(home.id) ?? [...tenant.offices.values()][0];
   if (route) {
-    const span = endMs - startMs;
-    const dep = startMs + span * rng.between(0.05, 0.45);
-    const arr = dep + rng.between(route.minHours, route.maxHours) * HOUR;
     const dest = cityById(route.to);
-    plan.legs.push({ depMs: dep, arrMs: arr, to: dest, wifi: broadbandEndpoint(dest, rng) });
-    const back = arr + rng.between(2, 5) * DAY;
-    if (back < endMs) {
-      plan.legs.push({ depMs: back, arrMs: back + rng.between(route.minHours, route.maxHours) * HOUR, to: home, wifi: plan.homeWifi });
-    }
+    const leg = (from: City, to: City, dep: number, wifi: Endpoint) => {
+      const arr = dep + rng.between(route.minHours, route.maxHours) * HOUR;
+      plan.legs.push({ depMs: dep, arrMs: arr, to, wifi });
+      plan.checkIns.push({ at: dep - rng.between(20, 45) * MIN, ep: broadbandEndpoint(from, rng) });
+      plan.checkIns.push({ at: arr + rng.between(10, 40) * MIN, ep: wifi });
+      return arr;
+    };
+    const arr = leg(home, dest, daytime(startMs + (endMs - startMs) * rng.between(0.05, 0.45), home.tz, rng), broadbandEndpoint(dest, rng));
+    const back = daytime(arr + rng.between(2, 5) * DAY, dest.tz, rng);
+    if (back < endMs) leg(dest, home, back, plan.homeWifi);
   }
   return plan;
+}
+
+/** Moves a departure time to the next 07:00–20:00 local (nobody's first flight leaves at 3 am). */
+function daytime(t: number, tz: number, rng: Rng): number {
+  const h = localHour(t, tz);
+  if (h < 7) return t + (7 - h + rng.between(0, 3)) * HOUR;
+  if (h > 20) return t + (31 - h + rng.between(0, 3)) * HOUR;
+  return t;
 }
 
 export function contextAt(u: UserPlan, t: number, phone: boolean): Context {
@@ -211,10 +228,11 @@ export function devicesFor(u: UserPlan, rng: Rng): DevicePlan[] {
     });
   }
   if (!hasPhone || u.office || rng.chance(0.6)) {
-    const cli = rng.chance(0.05);
+    const x = rng.next();
+    const cli = x < 0.05;
     out.push({
       kind: 'laptop',
-      client: cli ? CLIENTS.cli : CLIENTS.web,
+      client: cli ? CLIENTS.cli : x < 0.2 ? CLIENTS.portal : CLIENTS.web,
       ua: cli ? rng.pick(CLI_UAS) : rng.pick(BROWSER_UAS),
       meanGapMs: rng.between(30, 90) * MIN,
       meanPeriodMin: rng.between(8, 30),
@@ -249,7 +267,9 @@ function planSegments(u: UserPlan, d: DevicePlan, c: Context & { kind: 'home' | 
   const segs: Segment[] = [];
   const x = rng.next();
   if (x < 0.06) {
-    const s1 = t + rng.between(0.5, 4) * MIN;
+    // a flap (walking out of Wi-Fi range and back): two switches within ~2 min, at least 5 min
+    // after the period started, so no 5-min window also holds the period's first switch
+    const s1 = t + rng.between(5.5, 9) * MIN;
     const s2 = s1 + rng.between(40_000, 150_000);
     if (s2 < end) segs.push({ until: s1, ep: base }, { until: s2, ep: alt });
   } else if (x < 0.36) {
@@ -268,7 +288,7 @@ function planSegments(u: UserPlan, d: DevicePlan, c: Context & { kind: 'home' | 
 }
 
 /** A refresh exchange as real clients do it: mostly once, sometimes twice within seconds. */
-function* refreshFlow(st: Stream, s: OAuthSession, t: number, ep: Endpoint): Generator<SimEvent, number> {
+function* refreshFlow(st: Stream, s: OAuthSession, t: number, ep: Endpoint): Generator<Step, number> {
   const rng = st.rng;
   const x = rng.next();
   if (x < 0.04) {
@@ -276,19 +296,24 @@ function* refreshFlow(st: Stream, s: OAuthSession, t: number, ep: Endpoint): Gen
     // again within seconds, same device and network; the server's grace window answers 200, either
     // from its cache (same issued pair) or with a fresh pair that the client then keeps
     const prev = s.rt;
+    yield at(t);
     yield s.exchange(st, t, ep);
     const t2 = t + (x < 0.025 ? rng.between(40, 2500) : rng.between(2000, 12_000));
+    yield at(t2);
     if (rng.chance(0.5)) yield s.exchange(st, t2, ep, { presented: prev, issue: { rt: s.rt, at: s.at } });
     else yield s.exchange(st, t2, ep, { presented: prev });
     return t2;
   }
   if (x < 0.05) {
     // the upstream failed (nothing issued); the client retries
+    yield at(t);
     yield s.exchange(st, t, ep, { status: rng.pick([502, 503, 504]) });
     const t2 = t + rng.between(500, 5000);
+    yield at(t2);
     yield s.exchange(st, t2, ep);
     return t2;
   }
+  yield at(t);
   yield s.exchange(st, t, ep);
   return t;
 }
@@ -296,17 +321,30 @@ function* refreshFlow(st: Stream, s: OAuthSession, t: number, ep: Endpoint): Gen
 const BACKGROUND_ROUTES = [USER_ROUTE_TABLE.routes.find((r) => r.route === '/v1/notifications')!, USER_ROUTE_TABLE.routes.find((r) => r.route === '/v1/events')!];
 
 /** One device of one user: activity periods over the day, each on the right networks. */
-export function* deviceStream(st: Stream, world: World, u: UserPlan, d: DevicePlan): Generator<SimEvent> {
+export function* deviceStream(st: Stream, world: World, u: UserPlan, d: DevicePlan): Generator<Step> {
   const rng = st.rng;
   const { startMs, endMs } = st.ctx;
   const newSession = (t: number, remaining?: number) => new OAuthSession(u.sub, u.tenant.name, d.client, d.ua, st.ctx.mint, rng, t, remaining);
   let sess: OAuthSession | undefined = rng.chance(0.85) ? newSession(startMs, rng.next() * d.client.atTtlSec * 1000) : undefined;
   let t = startMs - rng.next() * d.meanGapMs;
+  const checkIns = d.kind === 'phone' ? u.checkIns : [];
+  let ci = 0;
   for (;;) {
     // next activity period: thinning of a Poisson process by the daily profile
     let c: Context | undefined;
+    let checkIn: Endpoint | undefined;
+    const earliest = t;
     for (let guard = 0; guard < 100_000; guard++) {
       t += rng.exp(d.meanGapMs);
+      while (ci < checkIns.length && checkIns[ci]!.at < earliest) ci++;
+      const due = checkIns[ci];
+      if (due && due.at <= t && due.at >= startMs) {
+        ci++;
+        t = due.at;
+        checkIn = due.ep;
+        c = contextAt(u, t, true);
+        break;
+      }
       if (t >= endMs) return;
       c = contextAt(u, t, d.kind === 'phone');
       if (c.kind === 'transit') {
@@ -318,10 +356,10 @@ export function* deviceStream(st: Stream, world: World, u: UserPlan, d: DevicePl
       c = undefined;
     }
     if (!c || c.kind === 'transit') return;
-    const background = d.kind === 'phone' && rng.chance(0.45);
-    const len = background ? 0 : clamp(rng.exp(d.meanPeriodMin) * MIN, MIN, 90 * MIN);
+    const background = !checkIn && d.kind === 'phone' && rng.chance(0.45);
+    const len = checkIn ? rng.between(3, 10) * MIN : background ? 0 : clamp(rng.exp(d.meanPeriodMin) * MIN, MIN, 90 * MIN);
     const periodEnd = Math.min(endMs, t + len, nextDeparture(u, t) - 5 * MIN);
-    const segs = planSegments(u, d, c, t, periodEnd, world, rng);
+    const segs = checkIn ? [{ until: Infinity, ep: checkIn }] : planSegments(u, d, c, t, periodEnd, world, rng);
     let si = 0;
     const epAt = (x: number): Endpoint => {
       while (segs[si]!.until <= x) si++;
@@ -331,18 +369,25 @@ export function* deviceStream(st: Stream, world: World, u: UserPlan, d: DevicePl
     let calls = background ? rng.intBetween(1, 2) : Infinity;
     while (rt < endMs && (background ? calls > 0 : rt < periodEnd)) {
       const ep = epAt(rt);
+      if (d.client.cookie && (!sess || sess.atExpMs < rt)) {
+        // cookie apps sign in on a page outside the API; the first call carries the new cookie
+        sess = newSession(rt);
+      }
       if (!sess) {
         sess = newSession(rt);
+        yield at(rt);
         yield sess.login(st, rt, ep);
         rt += rng.between(200, 1500);
         continue;
       }
-      if (sess.atExpMs - rt < MIN) {
+      if (d.client.cookie) sess.atExpMs = rt + d.client.atTtlSec * 1000; // idle timeout slides
+      else if (sess.atExpMs - rt < MIN) {
         rt = (yield* refreshFlow(st, sess, rt, ep)) + rng.between(80, 600);
         continue;
       }
       if (background) {
         const r = BACKGROUND_ROUTES[calls % 2]!;
+        yield at(rt);
         yield sess.call(st, rt, ep, r, statusFor(r, rng, 0.01));
         calls--;
         rt += rng.between(100, 900);
@@ -352,12 +397,14 @@ export function* deviceStream(st: Stream, world: World, u: UserPlan, d: DevicePl
       const burst = rng.intBetween(1, 4);
       for (let i = 0; i < burst && rt < endMs; i++) {
         const r = USER_ROUTE_TABLE.pick(rng);
+        yield at(rt);
         yield sess.call(st, rt, ep, r, statusFor(r, rng));
         rt += rng.between(15, 350);
       }
       rt += clamp(rng.exp(20_000), 1000, 5 * MIN);
     }
-    if (sess && !background && d.kind === 'laptop' && rng.chance(0.02) && rt < endMs) {
+    if (sess && !background && d.kind === 'laptop' && !d.client.cookie && rng.chance(0.02) && rt < endMs) {
+      yield at(rt);
       yield sess.revoke(st, rt, epAt(rt));
       sess = undefined;
     }
@@ -473,7 +520,10 @@ export function makeKey(world: World, seed: number, index: number, mint: { apiKe
       k.amp = rng.between(0.1, 0.4);
       break;
     case 'noisy':
-      k.burstMean = rng.between(4, 10);
+      // bursts of a few requests, on a rate high enough that most minutes see some: minute counts
+      // swing to 2–4× the median, not more
+      k.burstMean = rng.between(3, 6);
+      k.peakPerMin = Math.max(k.peakPerMin, 5 * k.burstMean);
       break;
     default:
       break;
@@ -490,7 +540,7 @@ export function apiKeyCred(fp: string, keyId: string): Cred {
  * A key's traffic: a non-homogeneous Poisson process (thinning) at `keyRateAt`, in bursts for
  * noisy keys. Yields until `until` (default: the end of the simulation).
  */
-export function* keyStream(st: Stream, k: KeyPlan, from = st.ctx.startMs, until = st.ctx.endMs): Generator<SimEvent> {
+export function* keyStream(st: Stream, k: KeyPlan, from = st.ctx.startMs, until = st.ctx.endMs): Generator<Step> {
   const rng = st.rng;
   const end = Math.min(until, st.ctx.endMs);
   // the rate never exceeds the peak times the ramp reached at the end
@@ -500,11 +550,12 @@ export function* keyStream(st: Stream, k: KeyPlan, from = st.ctx.startMs, until 
     t += rng.exp(1 / ceiling);
     if (t >= end) return;
     if (rng.next() * ceiling > keyRateAt(k, t) / MIN / k.burstMean) continue;
-    const n = k.burstMean > 1 ? rng.geometric(k.burstMean) : 1;
+    const n = k.burstMean > 1 ? Math.min(rng.geometric(k.burstMean), Math.ceil(2.5 * k.burstMean)) : 1;
     const spread = n > 1 ? rng.between(1000, 15_000) / n : 0;
     for (let i = 0; i < n && t < end; i++) {
       const ep = k.alt && rng.next() < k.altShare ? k.alt : k.ep;
       const r = k.routes.pick(rng);
+      yield at(t);
       yield st.event(t, ep, r, statusFor(r, rng, 0.015), k.cred, k.ua, k.tenant.name);
       if (i < n - 1) t += rng.exp(spread);
     }

@@ -175,6 +175,11 @@ export interface ClientSpec {
   jwt: boolean;
   /** how often `cred.sid` is present: always, mostly (some refresh exchanges lack it), never */
   sid: 'always' | 'mostly' | 'never';
+  /**
+   * a browser app authenticated by a session cookie (`cred.type` session) instead of OAuth tokens:
+   * no refresh, no logged login; `atTtlSec` is the cookie's idle lifetime
+   */
+  cookie?: boolean;
 }
 
 export const CLIENTS = {
@@ -182,6 +187,7 @@ export const CLIENTS = {
   ios: { clientId: 'ios-app', atTtlSec: 3600, jwt: true, sid: 'mostly' },
   android: { clientId: 'android-app', atTtlSec: 3600, jwt: true, sid: 'mostly' },
   cli: { clientId: 'shopctl', atTtlSec: 300, jwt: false, sid: 'never' },
+  portal: { clientId: 'partner-portal', atTtlSec: 8 * 3600, jwt: false, sid: 'always', cookie: true },
 } as const satisfies Record<string, ClientSpec>;
 
 /** Share of refresh exchanges of a `mostly` client whose log line lacks the session id. */
@@ -216,11 +222,18 @@ export class OAuthSession {
     atRemainingMs?: number,
   ) {
     this.sid = `sid_${rng.b62(20)}`;
-    this.rt = mint.refreshToken(rng);
-    this.at = mint.accessToken(rng, client.jwt);
-    this.jti = client.jwt ? rng.b62(16) : undefined;
+    if (client.cookie) {
+      // a cookie session: `at` is the cookie, there is no refresh token
+      this.rt = '';
+      this.at = mint.sessionCookie(rng);
+      this.jti = undefined;
+    } else {
+      this.rt = mint.refreshToken(rng);
+      this.at = mint.accessToken(rng, client.jwt);
+      this.jti = client.jwt ? rng.b62(16) : undefined;
+      this.history.push(this.rt);
+    }
     this.atExpMs = nowMs + (atRemainingMs ?? client.atTtlSec * 1000);
-    this.history.push(this.rt);
   }
 
   private refreshWithSid(rng: Rng): boolean {
@@ -229,13 +242,16 @@ export class OAuthSession {
     return rng.next() >= SID_ABSENT_SHARE;
   }
 
-  /** The access-token credential as the gateway logs it (one frozen object per token, shared by its events). */
+  /**
+   * The credential API calls present, as the gateway logs it: the access token (or the session
+   * cookie of a cookie client). One frozen object per token, shared by its events.
+   */
   accessCred(): Cred {
     if (!this.atCred) {
-      const c: Cred = { type: 'access_token', fp: this.at, sub: this.sub, client_id: this.client.clientId };
+      const c: Cred = { type: this.client.cookie ? 'session' : 'access_token', fp: this.at, sub: this.sub, client_id: this.client.clientId };
       if (this.client.sid !== 'never') c.sid = this.sid;
       if (this.jti) c.jti = this.jti;
-      c.exp = Math.floor(this.atExpMs / 1000);
+      if (!this.client.cookie) c.exp = Math.floor(this.atExpMs / 1000);
       this.atCred = Object.freeze(c) as Cred;
     }
     return this.atCred;
@@ -311,11 +327,26 @@ export class OAuthSession {
 // ---------------------------------------------------------------------------------------------
 // Merging streams in event-time order
 
+/**
+ * What a stream yields: an event, or the time (epoch ms, rounded like `ts`) of the event it will
+ * yield next. Announcing first lets the merger order a stream by its next time without building
+ * the event yet, so the pending event does not sit in memory (and survive garbage collections)
+ * while thousands of other streams go first. Announcing is optional; the next value after an
+ * announcement must be the event itself.
+ */
+export type Step = SimEvent | number;
+
+/** The announcement for an event at `t`. */
+export function at(t: number): number {
+  return Math.round(t);
+}
+
 interface Slot {
   ts: number;
   order: number;
-  ev: SimEvent;
-  gen: Iterator<SimEvent>;
+  /** the pending event, or undefined when the stream only announced its time */
+  ev: SimEvent | undefined;
+  gen: Iterator<Step>;
 }
 
 function less(a: Slot, b: Slot): boolean {
@@ -324,19 +355,20 @@ function less(a: Slot, b: Slot): boolean {
 
 /**
  * Merges lazy streams, each ordered by `ts`, into one ordered sequence (ties broken by the order the
- * streams were added, so the result is deterministic). Holds one pending event per live stream.
+ * streams were added, so the result is deterministic).
  */
 export class StreamMerger {
   private readonly heap: Slot[] = [];
   private order = 0;
 
-  add(gen: Iterator<SimEvent>): void {
+  add(gen: Iterator<Step>): void {
     const r = gen.next();
     if (r.done) return;
+    const v = r.value;
     const heap = this.heap;
-    heap.push({ ts: r.value.ts, order: this.order++, ev: r.value, gen });
+    const s: Slot = typeof v === 'number' ? { ts: v, order: this.order++, ev: undefined, gen } : { ts: v.ts, order: this.order++, ev: v, gen };
+    heap.push(s);
     let i = heap.length - 1;
-    const s = heap[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!less(s, heap[p]!)) break;
@@ -346,17 +378,30 @@ export class StreamMerger {
     heap[i] = s;
   }
 
+  /** Time of the next event, or undefined when every stream is exhausted. */
+  peekTs(): number | undefined {
+    return this.heap[0]?.ts;
+  }
+
   /** The earliest pending event, or undefined when every stream is exhausted. */
   next(): SimEvent | undefined {
     const heap = this.heap;
     if (heap.length === 0) return undefined;
     const top = heap[0]!;
-    const ev = top.ev;
+    let ev = top.ev;
+    if (ev === undefined) {
+      const r = top.gen.next();
+      if (r.done || typeof r.value === 'number') throw new Error('simulator bug: a stream announced an event and did not produce it');
+      ev = r.value;
+    }
     const r = top.gen.next();
     if (r.done) {
       const last = heap.pop()!;
       if (heap.length === 0) return ev;
       heap[0] = last;
+    } else if (typeof r.value === 'number') {
+      top.ts = r.value;
+      top.ev = undefined;
     } else {
       top.ev = r.value;
       top.ts = r.value.ts;
@@ -379,9 +424,12 @@ export class StreamMerger {
   }
 }
 
-/** Generator form of StreamMerger, for composing scenario sub-streams. */
-export function* mergeStreams(streams: Iterable<Iterator<SimEvent>>): Generator<SimEvent> {
+/** Generator form of StreamMerger, for composing scenario sub-streams; it announces too. */
+export function* mergeStreams(streams: Iterable<Iterator<Step>>): Generator<Step> {
   const m = new StreamMerger();
   for (const g of streams) m.add(g);
-  for (let e = m.next(); e !== undefined; e = m.next()) yield e;
+  for (let ts = m.peekTs(); ts !== undefined; ts = m.peekTs()) {
+    yield ts;
+    yield m.next()!;
+  }
 }

@@ -3,9 +3,14 @@
  * users, devices and API keys — hard look-alikes included — with labelled attacks injected, and the
  * ground truth to score detectors against.
  *
- * Deterministic (same options → byte-identical output), streaming (one pending event per device or
- * key; memory does not grow with the simulated span) and fast. Raw credentials exist only in memory
- * while they are fingerprinted; events carry `tfp1` fingerprints only.
+ * Deterministic (same options → byte-identical output), streaming (memory grows with the number of
+ * users and keys, not with the simulated span) and fast. Raw credentials exist only in memory while
+ * they are fingerprinted; events carry `tfp1` fingerprints only. Emitted events share frozen nested
+ * objects (`geo`, `cred`): treat them as read-only.
+ *
+ * Each attack brings its own victim (a user, session or key of one of the tenants, on top of
+ * `users` / `apiKeys`), so the ground truth depends only on the seed, start, duration, tenants and
+ * the attack options — not on the size of the benign population.
  *
  * ```ts
  * const sim = createSimulation({ seed: 7, durationSec: 86_400, users: 2000, apiKeys: 200, fpKey });
@@ -17,7 +22,7 @@ import { z } from 'zod';
 import type { AccessEventInput } from '../../schemas/event.js';
 import { VARIANTS, type AttackEnv, type VariantDef } from './attacks.js';
 import { deviceStream, devicesFor, keyStream, makeKey, makeUser } from './benign.js';
-import { CredentialMint, EventIds, IsoFormatter, Stream, StreamMerger, type CredentialHook, type SimContext, type SimEvent } from './emit.js';
+import { CredentialMint, EventIds, IsoFormatter, Stream, StreamMerger, type CredentialHook, type SimContext, type SimEvent, type Step } from './emit.js';
 import { Rng } from './rng.js';
 import { ATTACK_KINDS, TruthRecorder, type AttackKind, type GroundTruthAttack } from './truth.js';
 import { World } from './world.js';
@@ -118,7 +123,7 @@ function planAttacks(o: ResolvedSimulateOptions): PlannedAttack[] {
   });
 }
 
-function attackStream(o: ResolvedSimulateOptions, ctx: SimContext, world: World, a: PlannedAttack, truth: TruthRecorder): Generator<SimEvent> {
+function attackStream(o: ResolvedSimulateOptions, ctx: SimContext, world: World, a: PlannedAttack, truth: TruthRecorder): Generator<Step> {
   const st = new Stream(ctx, a.stream, new Rng(o.seed, 'attack', a.kind, a.id));
   const env: AttackEnv = { st, world, truth, M: a.M, S: ctx.startMs, E: ctx.endMs, instance: a.instance };
   return a.def.run(env);

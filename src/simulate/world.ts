@@ -403,7 +403,8 @@ export function poolEndpoint(kind: EndpointKind, prefixes: readonly string[], ge
 export function broadbandEndpoint(c: City, rng: Rng, opts: { dualStack?: boolean; isp?: IspSpec } = {}): Endpoint {
   const spec = COUNTRIES[c.country];
   if (!spec) throw new Error(`no networks for ${c.country}`);
-  const isp = opts.isp ?? rng.pick(spec.broadband);
+  const v6Isps = spec.broadband.filter((i) => i.v6);
+  const isp = opts.isp ?? (opts.dualStack && v6Isps.length ? rng.pick(v6Isps) : rng.pick(spec.broadband));
   const v4 = `${prefix24(isp, rng)}.${host(rng)}`;
   const geo = geoNear(c, isp.asn, rng.pick([5, 10, 20, 20, 50]), rng, 15);
   const p48 = opts.dualStack ? prefix48(isp, rng) : undefined;
@@ -662,14 +663,21 @@ export class World {
       const base = TENANT_NAMES[i % TENANT_NAMES.length]!;
       const name = i < TENANT_NAMES.length ? base : `${base}-${Math.floor(i / TENANT_NAMES.length) + 1}`;
       const trng = new Rng(seed, 'tenant', i);
-      const region = trng.weighted(
-        REGION_WEIGHTS.map(([r]) => r),
-        REGION_WEIGHTS.map(([, w]) => w),
-      );
+      // the first two tenants are European and North American; the rest are drawn
+      const region: Region =
+        i === 0
+          ? 'eu'
+          : i === 1
+            ? 'na'
+            : trng.weighted(
+                REGION_WEIGHTS.map(([r]) => r),
+                REGION_WEIGHTS.map(([, w]) => w),
+              );
       const regional = HOME_CITIES.filter((c) => c.region === region);
       const cities = trng.shuffled(regional).slice(0, Math.min(regional.length, trng.intBetween(1, 3)));
       const offices = new Map<string, Endpoint>();
-      const useEgress = trng.chance(0.4);
+      // the first tenant has office NAT, the second an egress pool, so both look-alikes exist
+      const useEgress = i === 0 ? false : i === 1 ? true : trng.chance(0.4);
       for (const c of cities) {
         if (useEgress) {
           const pool: string[] = [];
