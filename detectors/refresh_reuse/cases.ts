@@ -173,6 +173,21 @@ export const cases: DetectorCase[] = [
     expect: [{ severity: 'critical', trigger: 'two-back', summaryIncludes: '2 rotations back', revokes: ['family:sess-d', `token:${rt('D', 2)}`] }],
   },
   {
+    name: "sid logged on some lines only: the owner's rotation lacks it, the thief's reuse carries it",
+    kind: 'fires',
+    events: [
+      rotate(0, HOME, 'M', 0),
+      exchange(12, THIEF, rt('M', 0), { id: 'thief-mixed-sid', sid: 'sess-m', issued: fp('MthiefRt1'), issuedAccess: fp('MthiefAt1') }),
+    ],
+    expect: [
+      {
+        severity: 'critical',
+        trigger: 'thief-mixed-sid',
+        revokes: ['family:sess-m', `token:${rt('M', 1)}`, `token:${fp('MthiefRt1')}`],
+      },
+    ],
+  },
+  {
     name: 'family without sid: the chain is followed through the alias table',
     kind: 'fires',
     events: [

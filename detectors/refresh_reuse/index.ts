@@ -9,8 +9,9 @@
  * revokes the whole family: `family:<sid>` when the session is known, plus every refresh and access
  * fingerprint of the chain kept in state, both branches of the fork included.
  *
- * State is keyed by family: `sid:<sid>` when the event carries `cred.sid`, else the family key the
- * alias table recorded for the presented fingerprint (`rt:<fp>`), else a new `fam:<fp>`.
+ * State is keyed by family: the family key the alias table recorded for the presented fingerprint
+ * (`rt:<fp>`) when there is one, else `sid:<sid>` when the event carries `cred.sid`, else a new
+ * `fam:<fp>` — so a family whose log lines carry the sid only sometimes never splits.
  */
 import {
   defineDetector,
@@ -404,8 +405,12 @@ export const detector = defineDetector<RefreshReuseConfig, FamilyState>({
   config: RefreshReuseConfigSchema,
   keys(event, _config, aliases) {
     if (event.cred.type !== 'refresh_token') return [];
+    // A family already known through this token keeps its key whether or not this log line carries
+    // the sid (gateways do not always log it), so a chain never splits between two states.
+    const known = aliases(`rt:${event.cred.fp}`);
+    if (known !== undefined) return [known];
     if (event.cred.sid !== undefined) return [`sid:${event.cred.sid}`];
-    return [aliases(`rt:${event.cred.fp}`) ?? `fam:${event.cred.fp}`];
+    return [`fam:${event.cred.fp}`];
   },
   stateTtlMs: (config) => config.familyTtlSec * 1000,
   step: (state, event, ctx) => stepFamily(state, event, ctx.key, ctx.config),

@@ -92,10 +92,11 @@ describe('refresh_reuse keys', () => {
     expect(detector.keys(e, config, none)).toEqual([]);
     expect(detector.step(undefined, e, { config, key: 'sid:s1', watermarkMs: 0 })).toEqual({ state: undefined, findings: [] });
   });
-  it('uses the sid, else the alias, else a new family', () => {
+  it('uses the family already known through the token, else the sid, else a new family', () => {
     const withSid = caseEvent(ex(0, HOME, fp('rt0'), { sid: 's1' }), 0);
     const noSid = caseEvent(ex(0, HOME, fp('rt0')), 0);
-    expect(detector.keys(withSid, config, () => 'fam:other')).toEqual(['sid:s1']);
+    expect(detector.keys(withSid, config, () => 'fam:other')).toEqual(['fam:other']);
+    expect(detector.keys(withSid, config, none)).toEqual(['sid:s1']);
     expect(detector.keys(noSid, config, (a) => (a === `rt:${fp('rt0')}` ? 'sid:s9' : undefined))).toEqual(['sid:s9']);
     expect(detector.keys(noSid, config, none)).toEqual([`fam:${fp('rt0')}`]);
   });
