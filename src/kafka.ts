@@ -103,6 +103,42 @@ function kafkaLogCreator(log: Logger) {
     };
 }
 
+/**
+ * Splits records into sends of at most `maxBytes` (keys + values): Kafka refuses a record batch
+ * larger than the broker's message.max.bytes (1 MiB by default), and kafkajs puts everything one
+ * send holds for a partition into one batch.
+ */
+export function chunkRecords(records: BusRecord[], maxBytes = 512 * 1024): BusRecord[][] {
+  const out: BusRecord[][] = [];
+  let cur: BusRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    const n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
+    if (cur.length && size + n > maxBytes) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(r);
+    size += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+function topicMessages(records: BusRecord[]) {
+  const byTopic = new Map<string, BusRecord[]>();
+  for (const r of records) {
+    const l = byTopic.get(r.topic);
+    if (l) l.push(r);
+    else byTopic.set(r.topic, [r]);
+  }
+  return [...byTopic].map(([topic, rs]) => ({
+    topic,
+    messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
+  }));
+}
+
 /** Retries an admin call that can fail transiently (e.g. right after topic creation, before leaders settle). */
 async function withRetry<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
   let delay = 100;
@@ -174,20 +210,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       await p.connect();
       const bp: BusProducer = {
         async send(records) {
-          if (records.length === 0) return;
-          const byTopic = new Map<string, BusRecord[]>();
-          for (const r of records) {
-            const l = byTopic.get(r.topic);
-            if (l) l.push(r);
-            else byTopic.set(r.topic, [r]);
-          }
-          await p.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic].map(([topic, rs]) => ({
-              topic,
-              messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
-            })),
-          });
+          for (const chunk of chunkRecords(records)) await p.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
         },
         async close() {
           await p.disconnect();
@@ -211,20 +234,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         async commit(records, offsets) {
           const tx = await p.transaction();
           try {
-            const byTopic = new Map<string, BusRecord[]>();
-            for (const r of records) {
-              const l = byTopic.get(r.topic);
-              if (l) l.push(r);
-              else byTopic.set(r.topic, [r]);
-            }
-            if (byTopic.size) {
-              await tx.sendBatch({
-                topicMessages: [...byTopic].map(([topic, rs]) => ({
-                  topic,
-                  messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-                })),
-              });
-            }
+            for (const chunk of chunkRecords(records)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
             const parts = Object.entries(offsets.partitions).map(([partition, offset]) => ({ partition: Number(partition), offset }));
             if (parts.length) {
               await tx.sendOffsets({ consumerGroupId: offsets.groupId, topics: [{ topic: offsets.topic, partitions: parts }] });
