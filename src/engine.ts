@@ -44,6 +44,8 @@ interface DetectorSlots {
   dirty: Set<string>;
   /** aliases recorded since the last `takeChanges()` */
   dirtyAliases: Set<string>;
+  /** the detector's read-only view of its alias table (made once) */
+  lookup: (alias: string) => string | undefined;
 }
 
 /** One changelog record: `s:<detector>:<key>` → state, `a:<detector>:<alias>` → alias; null = deleted. */
@@ -73,15 +75,19 @@ export class Engine {
     detectors: ReadonlyArray<{ detector: Detector; config: unknown }>,
     private readonly opts: EngineOptions = DEFAULT_ENGINE_OPTIONS,
   ) {
-    this.slots = detectors.map(({ detector, config }) => ({
-      detector,
-      config,
-      ttlMs: detector.stateTtlMs(config),
-      states: new Map(),
-      aliases: new Map(),
-      dirty: new Set(),
-      dirtyAliases: new Set(),
-    }));
+    this.slots = detectors.map(({ detector, config }) => {
+      const aliases = new Map<string, { key: string; ts: number }>();
+      return {
+        detector,
+        config,
+        ttlMs: detector.stateTtlMs(config),
+        states: new Map(),
+        aliases,
+        dirty: new Set(),
+        dirtyAliases: new Set(),
+        lookup: (alias: string) => aliases.get(alias)?.key,
+      };
+    });
     this.byId = new Map(this.slots.map((s) => [s.detector.meta.id, s]));
   }
 
@@ -96,8 +102,7 @@ export class Engine {
     if (event.ts > this.watermark) this.watermark = event.ts;
     const out: DetectorFinding[] = [];
     for (const s of this.slots) {
-      const lookup = (alias: string) => s.aliases.get(alias)?.key;
-      const keys = s.detector.keys(event, s.config, lookup);
+      const keys = s.detector.keys(event, s.config, s.lookup);
       for (const key of keys) {
         const slot = s.states.get(key);
         const res = s.detector.step(slot?.state, event, { config: s.config, key, watermarkMs: this.watermark });

@@ -311,6 +311,9 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       const c: Consumer = kafka.consumer({
         groupId,
         maxWaitTimeInMs: opts.maxWaitMs ?? 100,
+        // small per-partition fetches interleave the partitions finely, so the shared event-time
+        // clock does not race ahead on one partition while another lags (e.g. reading a backlog)
+        maxBytesPerPartition: 256 * 1024,
         sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
         heartbeatInterval: 3_000,
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },

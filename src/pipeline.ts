@@ -298,6 +298,9 @@ export class Processor {
   private pendingOffsets: Record<number, string> = {};
   private lastStateFlush = 0;
   private needCatchUp = false;
+  /** the state flush being sent, if any */
+  private flushing: Promise<void> = Promise.resolve();
+  private flushInFlight = false;
   private timer?: NodeJS.Timeout;
   private readonly changelog: string;
   /** what the detectors consume: the input, or the repartition topic when re-keying */
@@ -358,7 +361,7 @@ export class Processor {
     this.consumer.onCrash((err, restart) => log.error({ err: describeError(err), restart }, 'consumer crashed'));
     this.timer = setInterval(() => {
       if (Object.keys(this.pendingOffsets).length && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
-        void this.lock.run(() => this.flushState()).catch((e) => log.warn({ err: describeError(e) }, 'state flush failed; will retry'));
+        void this.lock.run(async () => void this.flushState().catch((e) => log.warn({ err: describeError(e) }, 'state flush failed'))).catch(() => undefined);
       }
     }, Math.max(50, Math.floor(config.stateFlushMs / 2)));
     this.timer.unref();
@@ -385,10 +388,12 @@ export class Processor {
     for (const e of this.core.allEngines()) {
       for (const [d, n] of Object.entries(e.keyCounts())) metrics.set('tokenwatch_state_keys', 'tracked keys per detector', { detector: d }, n);
     }
-    if (performance.now() - this.lastStateFlush >= config.stateFlushMs || this.stopping) await this.flushState();
+    if (performance.now() - this.lastStateFlush >= config.stateFlushMs) void this.flushState().catch(() => undefined);
   }
 
   private async catchUp(): Promise<void> {
+    // our own last flush must be in the changelog before reading it back over the in-memory state
+    await this.flushing.catch(() => undefined);
     const engine = this.core.engine(this.deps.config.topics.input, 0);
     const t0 = performance.now();
     const n = await this.deps.bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value, true));
@@ -397,17 +402,29 @@ export class Processor {
   }
 
   /**
-   * Writes the state changes since the last flush to the changelog and commits the input offsets
-   * of the batches they cover, in one Kafka transaction: state and offsets move together, so a
-   * crash replays exactly the events whose effects were not kept.
+   * Takes the state changes since the last flush and the input offsets of the batches they cover
+   * — synchronously, between two batches, so they match — and writes them in one Kafka transaction
+   * in the background: the next batches run while it is sent. State and offsets move together, so
+   * a crash replays exactly the events whose effects were not kept. One flush at a time; a failed
+   * one is retried until it lands (later flushes wait behind it).
    */
-  private async flushState(): Promise<void> {
-    const { config, metrics } = this.deps;
+  private flushState(): Promise<void> {
+    const { config } = this.deps;
     const offsets = { ...this.pendingOffsets };
-    if (Object.keys(offsets).length === 0) return;
+    if (Object.keys(offsets).length === 0 || this.flushInFlight) return this.flushing;
     const engine = this.core.engine(config.topics.input, 0);
-    const changes = engine.takeChanges();
-    const records: BusRecord[] = changes.map((c) => ({ topic: this.changelog, key: c.key, value: c.value }));
+    const records: BusRecord[] = engine.takeChanges().map((c) => ({ topic: this.changelog, key: c.key, value: c.value }));
+    for (const p of Object.keys(offsets)) delete this.pendingOffsets[Number(p)];
+    this.lastStateFlush = performance.now();
+    this.flushInFlight = true;
+    this.flushing = this.sendState(records, offsets).finally(() => {
+      this.flushInFlight = false;
+    });
+    return this.flushing;
+  }
+
+  private async sendState(records: BusRecord[], offsets: Record<number, string>): Promise<void> {
+    const { metrics, log } = this.deps;
     let delay = 200;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -415,15 +432,13 @@ export class Processor {
         break;
       } catch (e) {
         metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink: 'changelog' });
-        this.deps.log.warn({ attempt, err: describeError(e) }, 'state changelog / offset commit failed; retrying');
+        log.warn({ attempt, records: records.length, err: describeError(e) }, 'state changelog / offset commit failed; retrying');
         if (this.stopping && attempt > 3) throw e;
         await sleep(delay);
         delay = Math.min(delay * 2, 10_000);
       }
     }
-    for (const [p, o] of Object.entries(offsets)) if (this.pendingOffsets[Number(p)] === o) delete this.pendingOffsets[Number(p)];
     metrics.inc('tokenwatch_changelog_records_total', 'state changelog records written', {}, records.length);
-    this.lastStateFlush = performance.now();
   }
 
   /** Makes a batch's output durable, retrying each sink with backoff until it succeeds. */
@@ -464,7 +479,12 @@ export class Processor {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    await this.lock.run(() => this.flushState()).catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
+    await this.lock
+      .run(async () => {
+        await this.flushing.catch(() => undefined);
+        await this.flushState();
+      })
+      .catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
     await this.control?.stop();
     await this.rekeyer?.stop();
     await this.consumer?.stop().catch(() => undefined);
