@@ -4,6 +4,7 @@
  * the setting and what was expected (STYLE habit 4).
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import type { Detector } from './detector.js';
 import { TokenwatchError } from './errors.js';
@@ -48,6 +49,7 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'TOKENWATCH_GEOIP_ASN_DB', description: 'path of a licensed MaxMind ASN .mmdb (default: the bundled free database)' },
   { name: 'TOKENWATCH_METRICS_PORT', default: '9464', description: 'port of /metrics, /healthz and /readyz (0 disables)' },
   { name: 'TOKENWATCH_FETCH_MAX_WAIT_MS', default: '100', description: 'longest the broker holds a fetch open waiting for input (latency vs. requests)' },
+  { name: 'TOKENWATCH_INSTANCE_ID', default: 'the host name', description: 'stable id of this instance: its state transactions fence a killed predecessor with the same id; unique per instance' },
   { name: 'TOKENWATCH_REKEY', default: 'false', description: 're-key the input through tokenwatch.<group>.repartition (for several instances when producers cannot key by the contract)' },
   { name: 'TOKENWATCH_STATE_FLUSH_MS', default: '1000', description: 'how often detector state goes to the changelog with the input offsets (one transaction)' },
   { name: 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', default: '200000', description: 'cap on tracked keys per detector; the least recently used key is evicted past it' },
@@ -128,6 +130,7 @@ export interface Config {
   fetchMaxWaitMs: number;
   stateFlushMs: number;
   rekey: boolean;
+  instanceId: string;
   maxKeysPerDetector: number;
   logLevel: string;
   geoip: { cityDbPath?: string; asnDbPath?: string };
@@ -160,6 +163,12 @@ function boolSetting(env: NodeJS.ProcessEnv, name: string, def: boolean): boolea
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   return fail(name, 'true or false', raw);
+}
+
+function instanceIdSetting(env: NodeJS.ProcessEnv): string {
+  const v = env.TOKENWATCH_INSTANCE_ID || hostname();
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(v)) fail('TOKENWATCH_INSTANCE_ID', 'letters, digits, ".", "_" or "-" (at most 128)', v);
+  return v;
 }
 
 function topicSetting(env: NodeJS.ProcessEnv, name: string, def: string): string {
@@ -299,6 +308,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     fetchMaxWaitMs: intSetting(env, 'TOKENWATCH_FETCH_MAX_WAIT_MS', 100, 1, 60_000),
     stateFlushMs: intSetting(env, 'TOKENWATCH_STATE_FLUSH_MS', 1000, 10, 600_000),
     rekey: boolSetting(env, 'TOKENWATCH_REKEY', false),
+    instanceId: instanceIdSetting(env),
     maxKeysPerDetector: intSetting(env, 'TOKENWATCH_MAX_KEYS_PER_DETECTOR', 200_000, 100, 100_000_000),
     logLevel,
     geoip: { cityDbPath: env.TOKENWATCH_GEOIP_CITY_DB || undefined, asnDbPath: env.TOKENWATCH_GEOIP_ASN_DB || undefined },

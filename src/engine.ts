@@ -110,12 +110,7 @@ export class Engine {
         if (this.trackChanges && (slot || res.state !== undefined)) s.dirty.add(key);
         if (res.state !== undefined) {
           s.states.set(key, { state: res.state, lastTs: Math.max(slot?.lastTs ?? event.ts, event.ts) });
-          if (s.states.size > this.opts.maxKeysPerDetector) {
-            const oldest = s.states.keys().next().value as string;
-            s.states.delete(oldest);
-            if (this.trackChanges) s.dirty.add(oldest);
-            this.stats.evictedByCap++;
-          }
+          if (s.states.size > this.opts.maxKeysPerDetector) this.evictStates(s);
         }
         if (res.aliases) {
           for (const [alias, target] of Object.entries(res.aliases)) {
@@ -124,11 +119,7 @@ export class Engine {
             s.aliases.delete(alias);
             s.aliases.set(alias, { key: target, ts: Math.max(event.ts, had?.ts ?? 0) });
             if (this.trackChanges) s.dirtyAliases.add(alias);
-            if (s.aliases.size > this.opts.maxAliasesPerDetector) {
-              const oldest = s.aliases.keys().next().value as string;
-              s.aliases.delete(oldest);
-              if (this.trackChanges) s.dirtyAliases.add(oldest);
-            }
+            if (s.aliases.size > this.opts.maxAliasesPerDetector) this.evictAliases(s);
           }
         }
         for (const f of res.findings) out.push({ ...f, detector: s.detector, key });
@@ -136,6 +127,29 @@ export class Engine {
     }
     this.maybeSweep();
     return out;
+  }
+
+  /**
+   * Evicts the least recently used keys down to 99 % of the cap in one pass. One key per insert
+   * would rescan the deleted entries at the front of the Map every time (quadratic at the cap).
+   */
+  private evictStates(s: DetectorSlots): void {
+    let excess = s.states.size - Math.floor(this.opts.maxKeysPerDetector * 0.99);
+    for (const k of s.states.keys()) {
+      if (excess-- <= 0) break;
+      s.states.delete(k);
+      if (this.trackChanges) s.dirty.add(k);
+      this.stats.evictedByCap++;
+    }
+  }
+
+  private evictAliases(s: DetectorSlots): void {
+    let excess = s.aliases.size - Math.floor(this.opts.maxAliasesPerDetector * 0.99);
+    for (const a of s.aliases.keys()) {
+      if (excess-- <= 0) break;
+      s.aliases.delete(a);
+      if (this.trackChanges) s.dirtyAliases.add(a);
+    }
   }
 
   /** Drops keys whose last event is older than their detector's state TTL (event time). */

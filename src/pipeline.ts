@@ -340,6 +340,10 @@ export class Processor {
     // the shared breaker state (a trip elsewhere, or before a restart) is in force before the first batch
     this.control = new BreakerControl({ bus, topic: config.topics.control, breaker: this.core.policy.breaker, log, metrics });
     await this.control.start();
+    // A stable transactional id: initialising it fences a killed predecessor of this instance and
+    // aborts its open state transaction, so the restore below cannot stop short of state committed
+    // after it (an open transaction holds the read_committed end back).
+    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${config.instanceId}`);
     const engine = this.core.engine(config.topics.input, 0);
     engine.trackChanges = true;
     const t0 = performance.now();
@@ -348,13 +352,13 @@ export class Processor {
     metrics.set('tokenwatch_state_restore_seconds', 'time the last state restore took', {}, restoreMs / 1000);
     log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
     this.producer = await bus.producer();
-    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${process.pid}.${Date.now().toString(36)}`);
     this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
     this.consumer.onAssignment((assigned) => {
       const mine = new Set(assigned.filter((a) => a.topic === this.sourceTopic).map((a) => a.partition));
       for (const p of Object.keys(this.pendingOffsets)) if (!mine.has(Number(p))) delete this.pendingOffsets[Number(p)];
-      // another instance may have updated state for the partitions we now own: catch up first
-      if (this.ready) this.needCatchUp = true;
+      // another instance may have updated state for the partitions we now own (also between our
+      // restore and this first assignment): catch up before the next batch
+      this.needCatchUp = true;
       this.ready = true;
       log.info({ partitions: [...mine] }, 'partitions assigned');
     });
@@ -387,7 +391,12 @@ export class Processor {
     metrics.set('tokenwatch_consumer_lag', 'messages behind the end of the input partition', { partition: String(b.partition) }, Math.max(0, lag));
     for (const e of this.core.allEngines()) {
       for (const [d, n] of Object.entries(e.keyCounts())) metrics.set('tokenwatch_state_keys', 'tracked keys per detector', { detector: d }, n);
+      metrics.set('tokenwatch_state_evictions', 'keys evicted since start, by reason', { reason: 'cap' }, e.stats.evictedByCap);
+      metrics.set('tokenwatch_state_evictions', 'keys evicted since start, by reason', { reason: 'ttl' }, e.stats.evictedByTime);
     }
+    const mem = process.memoryUsage();
+    metrics.set('tokenwatch_process_heap_bytes', 'V8 heap in use', {}, mem.heapUsed);
+    metrics.set('tokenwatch_process_rss_bytes', 'resident set size', {}, mem.rss);
     if (performance.now() - this.lastStateFlush >= config.stateFlushMs) void this.flushState().catch(() => undefined);
   }
 

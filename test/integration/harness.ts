@@ -124,7 +124,8 @@ export interface Running {
 
 /** Starts an in-process processor (the same object `tokenwatch run` builds). */
 export async function startProcessor(t: TestEnv, overrides: Partial<Config> = {}): Promise<Running> {
-  const config = { ...t.config, ...overrides };
+  // every in-process instance is its own (the default, the host name, is shared by all of them)
+  const config = { ...t.config, instanceId: uid('inst'), ...overrides };
   const log = createLogger({ level: t.env.LOG_LEVEL });
   const bus = kafkaBus(config.kafka.brokers, 'tokenwatch-test', log);
   const store = new AlertStore(config.clickhouse, log);
