@@ -210,6 +210,32 @@ function thiefPair(env: AttackEnv): { rt: string; at: string } {
   return pair;
 }
 
+/**
+ * The thief exchanges the stolen refresh token at `at` (the server answers 200 with a new pair)
+ * and calls the API with the issued access token from a moment later until some minutes later.
+ */
+function thiefRotatesAndUses(
+  env: AttackEnv,
+  s: OAuthSession,
+  th: Thief,
+  stolen: string,
+  at: number,
+  tenant: string,
+  o: { firstCallMs: [number, number]; lastCallMin: [number, number]; gapMs: number },
+): SimEvent[] {
+  const { st, truth } = env;
+  const rng = st.rng;
+  const p = thiefPair(env);
+  const out: SimEvent[] = [
+    truth.mark(st.event(at, th.ep, TOKEN_ROUTE, 200, s.refreshCred(rng, stolen), th.ua, tenant, { issued_fp: p.rt, issued_access_fp: p.at }), true),
+  ];
+  const cred = thiefAccessCred(env, s, p.at, at);
+  for (const t of times(rng, at + rng.between(...o.firstCallMs), at + rng.between(...o.lastCallMin) * MIN, o.gapMs, 2 * SEC, 90 * SEC)) {
+    out.push(truth.mark(thiefCall(env, t, th, cred, tenant), true));
+  }
+  return out;
+}
+
 function thiefAccessCred(env: AttackEnv, s: OAuthSession, at: string, issuedAt: number): Cred {
   return {
     type: 'access_token',
@@ -255,12 +281,7 @@ function thiefAfterRotation(server: 'rejects' | 'accepts'): VariantDef {
           thief.push(truth.mark(st.event(t, th.ep, TOKEN_ROUTE, 400, s.refreshCred(rng, stolen), th.ua, v.tenant.name), true));
         }
       } else {
-        const p = thiefPair(env);
-        thief.push(truth.mark(st.event(T, th.ep, TOKEN_ROUTE, 200, s.refreshCred(rng, stolen), th.ua, v.tenant.name, { issued_fp: p.rt, issued_access_fp: p.at }), true));
-        const cred = thiefAccessCred(env, s, p.at, T);
-        for (const t of times(rng, T + rng.between(500, 3000), T + rng.between(1, 6) * MIN, 30 * SEC, 2 * SEC, 90 * SEC)) {
-          thief.push(truth.mark(thiefCall(env, t, th, cred, v.tenant.name), true));
-        }
+        thief.push(...thiefRotatesAndUses(env, s, th, stolen, T, v.tenant.name, { firstCallMs: [500, 3000], lastCallMin: [1, 6], gapMs: 30 * SEC }));
       }
       const owner = activity(env, s, v.ep, M + rng.between(200, 1500), T + rng.between(3, 15) * MIN, 25 * SEC, true);
       yield* mergeStreams([owner, fromList(thief)]);
@@ -284,14 +305,7 @@ const ownerAfterThiefRotated: VariantDef = {
     truth.addFps(stolen);
     const th = thiefFor(env, v.city);
     if (cityDistanceKm(th.city, v.city) > 500) truth.alsoDetectedBy.push('impossible_travel');
-    const p = thiefPair(env);
-    const thief: SimEvent[] = [
-      truth.mark(st.event(M, th.ep, TOKEN_ROUTE, 200, s.refreshCred(rng, stolen), th.ua, v.tenant.name, { issued_fp: p.rt, issued_access_fp: p.at }), true),
-    ];
-    const cred = thiefAccessCred(env, s, p.at, M);
-    for (const t of times(rng, M + rng.between(1, 5) * SEC, M + rng.between(2, 10) * MIN, 25 * SEC, 2 * SEC, 90 * SEC)) {
-      thief.push(truth.mark(thiefCall(env, t, th, cred, v.tenant.name), true));
-    }
+    const thief = thiefRotatesAndUses(env, s, th, stolen, M, v.tenant.name, { firstCallMs: [SEC, 5 * SEC], lastCallMin: [2, 10], gapMs: 25 * SEC });
     const T2 = s.atExpMs - 30 * SEC;
     truth.description =
       `the thief exchanges a refresh token stolen from ${v.city.name} first (${th.what}), then uses the new access token; ` +
@@ -335,14 +349,7 @@ const graceWindowOtherNetwork: VariantDef = {
     truth.description =
       `${mins(T - M)} after the owner rotated in ${v.city.name} (AS${v.ep.asn}), the same refresh token is exchanged again from ` +
       `${th.what}: inside the 30 s grace window but from another network; the server's grace answers 200`;
-    const p = thiefPair(env);
-    const thief: SimEvent[] = [
-      truth.mark(st.event(T, th.ep, TOKEN_ROUTE, 200, s.refreshCred(rng, stolen), th.ua, v.tenant.name, { issued_fp: p.rt, issued_access_fp: p.at }), true),
-    ];
-    const cred = thiefAccessCred(env, s, p.at, T);
-    for (const t of times(rng, T + rng.between(500, 3000), T + rng.between(1, 5) * MIN, 30 * SEC, 2 * SEC, 90 * SEC)) {
-      thief.push(truth.mark(thiefCall(env, t, th, cred, v.tenant.name), true));
-    }
+    const thief = thiefRotatesAndUses(env, s, th, stolen, T, v.tenant.name, { firstCallMs: [500, 3000], lastCallMin: [1, 5], gapMs: 30 * SEC });
     const owner = activity(env, s, v.ep, M + rng.between(300, 1500), T + rng.between(5, 15) * MIN, 25 * SEC, true);
     yield* mergeStreams([owner, fromList(thief)]);
   },
