@@ -1,6 +1,6 @@
 /**
  * Bench child: the throughput floor. A kafkajs consumer (fresh group, the consumer settings of
- * src/kafka.ts: eachBatch, one partition at a time, 100 ms max wait) that only fetches every message
+ * src/io/kafka.ts: eachBatch, one partition at a time, 100 ms max wait) that only fetches every message
  * of a topic and JSON-parses its value, until it reaches the topic's end offsets. Prints one JSON
  * line: events/s measured from the end of the first batch to the last message, like the
  * processor's figure.

@@ -9,13 +9,13 @@
  */
 import { parseArgs } from 'node:util';
 import { detectors } from '../detectors/index.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { Metrics } from '../src/metrics.js';
-import { BatchProcessor } from '../src/pipeline.js';
-import { openGeoLookup } from '../src/geoip.js';
-import type { GeoLookup } from '../src/enrich.js';
-import type { BusMessage } from '../src/kafka.js';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/telemetry/log.js';
+import { Metrics } from '../src/telemetry/metrics.js';
+import { BatchProcessor } from '../src/pipeline/processor.js';
+import { openGeoLookup } from '../src/ingest/geoip/index.js';
+import type { GeoLookup } from '../src/ingest/enrich.js';
+import type { BusMessage } from '../src/io/kafka.js';
 import { BenignTraffic } from './traffic.js';
 
 export interface MemoryResult {

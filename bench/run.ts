@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import type { Admin } from 'kafkajs';
 import { createSimulation } from '../src/simulate/index.js';
-import { partitionKey } from '../src/simulate-command.js';
+import { partitionKey } from '../src/cli/simulate.js';
 import type { BaselineResult } from './baseline-consumer.js';
 import { LoadProducer, benchKafka, createTopics, followTopic, topicEnd } from './kafka.js';
 import { latencyRun, type LatencyRun } from './latency.js';

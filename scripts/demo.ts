@@ -15,12 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { detectors } from '../detectors/index.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { kafkaBus } from '../src/kafka.js';
-import { AlertStore } from '../src/clickhouse.js';
+import { loadConfig } from '../src/config/index.js';
+import { createLogger } from '../src/telemetry/log.js';
+import { kafkaBus } from '../src/io/kafka.js';
+import { AlertStore } from '../src/io/clickhouse.js';
 import { createSimulation } from '../src/simulate/index.js';
-import { sendEvents } from '../src/simulate-command.js';
+import { sendEvents } from '../src/cli/simulate.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (s: string) => process.stdout.write(s + '\n');

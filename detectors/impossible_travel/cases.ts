@@ -3,7 +3,7 @@
  * exactly the findings expected. Events run in array order, so a later `at` listed earlier is an
  * out-of-order arrival. Locations come from `geo` (the runner turns it into `event.location`).
  */
-import type { DetectorCase } from '../../src/detector.js';
+import type { DetectorCase } from '../../src/detect/contract.js';
 
 const FP = 'tfp1:caseToken0000000000001';
 const FP_B = 'tfp1:caseToken0000000000002';

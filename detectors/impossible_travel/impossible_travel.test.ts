@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DetectorCaseEvent, EnrichedEvent } from '../../src/detector.js';
+import type { DetectorCaseEvent, EnrichedEvent } from '../../src/detect/contract.js';
 import { CASE_DEFAULT_FP, caseEvent, runCase } from '../../src/testing/cases.js';
 import detector, { horizonMs, type ImpossibleTravelState } from './index.js';
 import { ImpossibleTravelConfigSchema } from './config.js';

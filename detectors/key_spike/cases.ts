@@ -9,7 +9,7 @@
  * minHistoryMin 5. A steady key at 20/min has baseline 20 and spread √20 ≈ 4.47, so its threshold is
  * max(60, 20 + 6·4.47 = 46.8, 5·20 = 100) = 100: the 101st request of a minute fires.
  */
-import type { DetectorCaseEvent, ExpectedFinding } from '../../src/detector.js';
+import type { DetectorCaseEvent, ExpectedFinding } from '../../src/detect/contract.js';
 
 export interface KeySpikeCase {
   name: string;

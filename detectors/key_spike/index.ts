@@ -23,9 +23,9 @@
  * Both use the same first-seen minute, so exactly one of them judges a given minute of a key (short
  * of the tenant map forgetting a key past its cap, see the README).
  */
-import type { DetectorCase, EnrichedEvent, Finding, Revocation, SourceRef, StepResult } from '../../src/detector.js';
-import { defineDetector } from '../../src/detector.js';
-import { mad, median } from '../../src/primitives.js';
+import type { DetectorCase, EnrichedEvent, Finding, Revocation, SourceRef, StepResult } from '../../src/detect/contract.js';
+import { defineDetector } from '../../src/detect/contract.js';
+import { mad, median } from '../../src/detect/primitives/core.js';
 import {
   addDistinctCapped,
   alphaForHalfLife,
@@ -35,7 +35,7 @@ import {
   fnv1a32,
   newEwma,
   type Ewma,
-} from '../../src/primitives-extra-spike.js';
+} from '../../src/detect/primitives/spike.js';
 import { cases } from './cases.js';
 import { configSchema, type KeySpikeConfig } from './config.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { EnrichedEvent, Finding } from '../../src/detector.js';
+import type { EnrichedEvent, Finding } from '../../src/detect/contract.js';
 import { CASE_EPOCH_MS, caseEvent, runCase } from '../../src/testing/cases.js';
 import { CaseEvents, cases, fpOf } from './cases.js';
 import { configSchema } from './config.js';

@@ -6,7 +6,7 @@
  * the owner's home broadband and phone in London, a thief in China, hosting and ISP networks for
  * a key spray, a carrier pool and an enterprise egress pool, and a trusted cloud-proxy egress.
  */
-import type { DetectorCase, DetectorCaseEvent } from '../../src/detector.js';
+import type { DetectorCase, DetectorCaseEvent } from '../../src/detect/contract.js';
 
 const FP = 'tfp1:caseToken0000000000001';
 const REVOKE = `token:${FP}`;

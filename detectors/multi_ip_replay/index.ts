@@ -10,8 +10,8 @@
  * It fires once per episode: after a finding it stays quiet while the rule keeps matching, and an
  * episode ends once a whole window passes without a match.
  */
-import type { EnrichedEvent, Finding, NetworkInfo, Severity, SourceRef } from '../../src/detector.js';
-import { defineDetector } from '../../src/detector.js';
+import type { EnrichedEvent, Finding, NetworkInfo, Severity, SourceRef } from '../../src/detect/contract.js';
+import { defineDetector } from '../../src/detect/contract.js';
 import {
   alternations,
   distinctValues,
@@ -20,7 +20,7 @@ import {
   logInsert,
   newTimeLog,
   type TimeLog,
-} from '../../src/primitives.js';
+} from '../../src/detect/primitives/core.js';
 import { cases } from './cases.js';
 import { configSchema, type MultiIpReplayConfig } from './config.js';
 

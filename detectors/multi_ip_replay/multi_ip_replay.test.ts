@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detector.js';
+import type { DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detect/contract.js';
 import { caseEvent, CASE_EPOCH_MS, runCase } from '../../src/testing/cases.js';
 import { configSchema, type MultiIpReplayConfig } from './config.js';
 import detector, { measure, networkIdentity, windowMatches, type ReplayState, type Sighting } from './index.js';

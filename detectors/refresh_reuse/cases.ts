@@ -3,7 +3,7 @@
  * generic runner (src/testing/cases.ts). Addresses are MaxMind test-data or documentation ranges;
  * ASNs are documentation ASNs (RFC 5398) except where a real relay network is the point.
  */
-import type { DetectorCase, DetectorCaseEvent } from '../../src/detector.js';
+import type { DetectorCase, DetectorCaseEvent } from '../../src/detect/contract.js';
 
 /** A tfp1-shaped fingerprint: "tfp1:" + 22 base64url characters. */
 const fp = (tag: string): string => `tfp1:${tag.padEnd(22, 'x')}`;

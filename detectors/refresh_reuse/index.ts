@@ -21,7 +21,7 @@ import {
   type Severity,
   type SourceRef,
   type StepResult,
-} from '../../src/detector.js';
+} from '../../src/detect/contract.js';
 import { cases } from './cases.js';
 import { RefreshReuseConfigSchema, type RefreshReuseConfig } from './config.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AliasLookup, DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detector.js';
+import type { AliasLookup, DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detect/contract.js';
 import { caseEvent, runCase } from '../../src/testing/cases.js';
 import { cases } from './cases.js';
 import { RefreshReuseConfigSchema } from './config.js';

@@ -3,7 +3,7 @@
  * and by `tokenwatch migrate`; each is idempotent. The DDL runs on Debian's ClickHouse 18.16 (no
  * TTL, DateTime64, LowCardinality) and on current releases; a step that needs a newer server says
  * so with `minServer` and is recorded as skipped on older ones (retention then falls back to
- * dropping old monthly partitions, see src/clickhouse.ts).
+ * dropping old monthly partitions, see src/io/clickhouse.ts).
  */
 
 export interface Migration {

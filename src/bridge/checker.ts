@@ -4,12 +4,12 @@
  * credential revoked?". Raw credentials are fingerprinted with the shared tfp1 key and dropped at
  * once: never stored, never logged.
  */
-import type { Bus, BusMessage } from '../kafka.js';
-import { kafkaBus } from '../kafka.js';
-import { createLogger, type Logger } from '../log.js';
-import { Metrics } from '../metrics.js';
-import { fingerprint } from '../fingerprint.js';
-import { TokenwatchError } from '../errors.js';
+import type { Bus, BusMessage } from '../io/kafka.js';
+import { kafkaBus } from '../io/kafka.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
+import { TokenwatchError } from '../../schemas/errors.js';
 import { DenylistStore, type CheckQuery, type CheckResult } from './store.js';
 import { TopicFollower } from './follower.js';
 

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Bus, BusConsumer, BusMessage } from '../kafka.js';
-import type { Logger } from '../log.js';
-import { describeError } from '../errors.js';
+import type { Bus, BusConsumer, BusMessage } from '../io/kafka.js';
+import type { Logger } from '../telemetry/log.js';
+import { describeError } from '../../schemas/errors.js';
 
 /** The part of the Bus a follower uses. */
 export type FollowerBus = Pick<Bus, 'consumer' | 'endOffsets'>;

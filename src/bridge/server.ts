@@ -15,8 +15,8 @@
  * ignored. Credentials in headers are fingerprinted and dropped; nothing here logs a header.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import type { CheckInput, DenylistChecker } from './checker.js';
 
 /** The request headers a check reads (lower-case names). */

@@ -4,7 +4,7 @@
  * time-ordered merge of many lazy event streams.
  */
 import type { AccessEventInput, CredentialType } from '../../schemas/event.js';
-import { fingerprint } from '../fingerprint.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
 import { fmix32, hash128, Rng } from './rng.js';
 import { REVOKE_ROUTE, TOKEN_ROUTE, type Endpoint, type RouteSpec } from './world.js';
 

@@ -4,9 +4,9 @@
  * enricher and runs them through the real engine, then compares the findings with the case.
  */
 import { AccessEventSchema } from '../../schemas/event.js';
-import type { Detector, DetectorCase, DetectorCaseEvent, EnrichedEvent, ExpectedFinding, NetworkInfo } from '../detector.js';
-import { Engine, DEFAULT_ENGINE_OPTIONS, type DetectorFinding } from '../engine.js';
-import { Enricher } from '../enrich.js';
+import type { Detector, DetectorCase, DetectorCaseEvent, EnrichedEvent, ExpectedFinding, NetworkInfo } from '../detect/contract.js';
+import { Engine, DEFAULT_ENGINE_OPTIONS, type DetectorFinding } from '../detect/engine.js';
+import { Enricher } from '../ingest/enrich.js';
 
 /** Start time of every case: 2026-11-30T10:00:00Z. */
 export const CASE_EPOCH_MS = Date.UTC(2026, 10, 30, 10, 0, 0);

@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { Partitioners, type Admin } from 'kafkajs';
 import type { AccessEventInput } from '../../schemas/event.js';
 import { detectors } from '../../detectors/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { openGeoLookup } from '../../src/geoip.js';
-import { replay } from '../../src/replay.js';
-import { changelogTopic } from '../../src/pipeline.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/telemetry/log.js';
+import { openGeoLookup } from '../../src/ingest/geoip/index.js';
+import { replay } from '../../src/pipeline/replay.js';
+import { changelogTopic } from '../../src/pipeline/processor.js';
 import { handOff, keyOf, replayAttack } from '../fixtures/events.js';
 import { chClient, testKafka, uid, waitFor, type TestEnv } from '../integration/harness.js';
 

@@ -16,10 +16,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectors } from '../../detectors/index.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { BatchProcessor } from '../../src/pipeline.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/telemetry/log.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { BatchProcessor } from '../../src/pipeline/processor.js';
 import type { AccessEvent } from '../../schemas/event.js';
 import { dropDatabase, testEnv, type TestEnv } from '../integration/harness.js';
 import {

@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Producer } from 'kafkajs';
 import { testEnv, testKafka, waitFor, type TestEnv } from './harness.js';
-import { createLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
-import { fingerprint } from '../../src/fingerprint.js';
-import { revocationId, type DenylistRecord } from '../../src/alerts.js';
+import { createLogger } from '../../src/telemetry/log.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
+import { revocationId, type DenylistRecord } from '../../src/respond/alerts.js';
 import { createDenylistChecker, serveBridge, type DenylistChecker } from '../../src/bridge/index.js';
 
 const FP_KEY = 'integration-tfp1-key-000000001';

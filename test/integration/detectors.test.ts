@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { detectors } from '../../detectors/index.js';
-import type { Detector, DetectorCase } from '../../src/detector.js';
+import type { Detector, DetectorCase } from '../../src/detect/contract.js';
 import { caseEvent } from '../../src/testing/cases.js';
-import { replay } from '../../src/replay.js';
-import { createLogger } from '../../src/log.js';
+import { replay } from '../../src/pipeline/replay.js';
+import { createLogger } from '../../src/telemetry/log.js';
 import { alertRows, dropDatabase, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
 
 const ISOLATED_CRED_FIELDS = ['fp', 'sid', 'key_id', 'sub', 'client_id', 'jti'] as const;

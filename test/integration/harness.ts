@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { detectors } from '../../detectors/index.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { kafkaBus, type Bus } from '../../src/kafka.js';
-import { AlertStore } from '../../src/clickhouse.js';
-import { Metrics } from '../../src/metrics.js';
-import { Processor } from '../../src/pipeline.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { createLogger } from '../../src/telemetry/log.js';
+import { kafkaBus, type Bus } from '../../src/io/kafka.js';
+import { AlertStore } from '../../src/io/clickhouse.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { Processor } from '../../src/pipeline/processor.js';
 
 export interface Endpoints {
   brokers: string;

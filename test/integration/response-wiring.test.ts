@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { alertRows, dropDatabase, produce, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
 import { keyOf, replayAttack } from '../fixtures/events.js';
-import { RISC_CREDENTIAL_COMPROMISE, decodeSet, setJti, verifySet } from '../../src/set.js';
-import { BREAKER_CONTROL_KEY, parseBreakerRecord } from '../../src/breaker-control.js';
+import { RISC_CREDENTIAL_COMPROMISE, decodeSet, setJti, verifySet } from '../../src/respond/set.js';
+import { BREAKER_CONTROL_KEY, parseBreakerRecord } from '../../src/respond/breaker-control.js';
 
 const SET_KEY = 'set-signing-secret-for-tests-0000000001';
 let running: Running | undefined;

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo, Server } from 'node:net';
 import { alertRows, dropDatabase, produce, readTopic, startProcessor, testEnv, uid, waitFor, type Running, type TestEnv } from './harness.js';
 import { keyOf, replayAttack } from '../fixtures/events.js';
-import { createLogger } from '../../src/log.js';
-import { Metrics } from '../../src/metrics.js';
+import { createLogger } from '../../src/telemetry/log.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
 import { createDenylistChecker, serveBridge, type DenylistChecker } from '../../src/bridge/index.js';
 
 let running: Running | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { BreakerState } from '../../src/policy.js';
-import { Metrics } from '../../src/metrics.js';
+import type { BreakerState } from '../../src/respond/policy.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
 import {
   BREAKER_CONTROL_KEY,
   BreakerControl,
@@ -10,7 +10,7 @@ import {
   breakerResetRow,
   parseBreakerRecord,
   type ControllableBreaker,
-} from '../../src/breaker-control.js';
+} from '../../src/respond/breaker-control.js';
 import { FakeBus } from './fake-bus.js';
 
 class FakeBreaker implements ControllableBreaker {

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import type { AddressInfo, Server } from 'node:net';
 import { pino } from 'pino';
 import { FakeBus } from './fake-bus.js';
-import { Metrics } from '../../src/metrics.js';
-import { fingerprint } from '../../src/fingerprint.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
 import { DenylistStore, createDenylistChecker, serveBridge, toQuery, type DenylistChecker } from '../../src/bridge/index.js';
 
 const T0 = Date.UTC(2026, 10, 30, 10, 0, 0);

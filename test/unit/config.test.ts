@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfig } from '../../src/config.js';
-import { defineDetector } from '../../src/detector.js';
+import { loadConfig } from '../../src/config/index.js';
+import { defineDetector } from '../../src/detect/contract.js';
 
 const probe = defineDetector({
   meta: { id: 'probe', title: 'probe', severity: 'low', defaultAction: 'alert', falsePositives: [], references: [] },

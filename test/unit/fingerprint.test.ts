@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
-import { fingerprint, TFP1_RE } from '../../src/fingerprint.js';
+import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
 
 const KEY = 'unit-test-key-0123456789';
 

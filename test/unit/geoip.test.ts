@@ -1,5 +1,5 @@
 /**
- * GeoIP / ASN lookups (src/geoip.ts): the free npm-installed databases, the MaxMind and DB-IP record
+ * GeoIP / ASN lookups (src/ingest/geoip): the free npm-installed databases, the MaxMind and DB-IP record
  * layouts (small MMDB fixtures built here), overrides and their errors.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import {
   recordToAsn,
   recordToLocation,
   type GeoIpLookup,
-} from '../../src/geoip.js';
+} from '../../src/ingest/geoip/index.js';
 import { buildMmdb } from './mmdb-writer.js';
 
 const PRIVATE_OR_INVALID = [

@@ -13,7 +13,7 @@ import {
   redactValue,
   scanForSecrets,
   type SecretReason,
-} from '../../src/guard.js';
+} from '../../src/ingest/guard.js';
 
 // ---------------------------------------------------------------------------------------------
 // Generators

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkRecords } from '../../src/kafka.js';
+import { chunkRecords } from '../../src/io/kafka.js';
 
 describe('Kafka send chunking', () => {
   it('splits records so no send exceeds the byte budget, keeping order', () => {

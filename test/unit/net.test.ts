@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CidrSet, isReservedIp, networkPrefix } from '../../src/net.js';
+import { CidrSet, isReservedIp, networkPrefix } from '../../src/ingest/net.js';
 
 describe('network helpers', () => {
   it.each([

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ResponseConfigSchema } from '../../src/config.js';
-import { defineDetector, type EnrichedEvent } from '../../src/detector.js';
-import type { DetectorFinding } from '../../src/engine.js';
-import { ResponsePolicy } from '../../src/policy.js';
-import { alertId, buildAlert, revocationId } from '../../src/alerts.js';
+import { ResponseConfigSchema } from '../../src/config/index.js';
+import { defineDetector, type EnrichedEvent } from '../../src/detect/contract.js';
+import type { DetectorFinding } from '../../src/detect/engine.js';
+import { ResponsePolicy } from '../../src/respond/policy.js';
+import { alertId, buildAlert, revocationId } from '../../src/respond/alerts.js';
 
 const det = defineDetector({
   meta: { id: 'probe', title: 'probe', severity: 'high', defaultAction: 'revoke', falsePositives: [], references: [] },

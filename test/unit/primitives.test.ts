@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   alternations, bucketAdd, bucketEvictBefore, bucketStarts, distinctCount, haversineKm, logEvictBefore, logInsert,
   mad, median, newBucketCounts, newSeenSet, newTimeLog, seenBefore,
-} from '../../src/primitives.js';
+} from '../../src/detect/primitives/core.js';
 
 describe('shared primitives', () => {
   it('time log keeps event-time order under out-of-order inserts and evicts by time', () => {

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { ENV_SETTINGS } from '../../src/config.js';
+import { ENV_SETTINGS } from '../../src/config/index.js';
 import { detectors } from '../../detectors/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { DenylistRecord } from '../../src/alerts.js';
+import type { DenylistRecord } from '../../src/respond/alerts.js';
 import {
   CAEP_SESSION_REVOKED,
   RISC_CREDENTIAL_COMPROMISE,
@@ -18,9 +18,9 @@ import {
   thumbprint,
   verifySet,
   type SetOptions,
-} from '../../src/set.js';
-import { loadConfig } from '../../src/config.js';
-import { defineDetector } from '../../src/detector.js';
+} from '../../src/respond/set.js';
+import { loadConfig } from '../../src/config/index.js';
+import { defineDetector } from '../../src/detect/contract.js';
 
 const rec = (over: Partial<DenylistRecord> = {}): DenylistRecord => ({
   v: 1,

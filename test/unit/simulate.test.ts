@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AccessEventSchema, type AccessEventInput } from '../../schemas/event.js';
-import { TFP1_RE, fingerprint } from '../../src/fingerprint.js';
-import { isReservedIp } from '../../src/net.js';
+import { TFP1_RE, fingerprint } from '../../schemas/fingerprint.js';
+import { isReservedIp } from '../../src/ingest/net.js';
 import { IsoFormatter } from '../../src/simulate/emit.js';
 import {
   ATTACK_KINDS,

@@ -5,23 +5,23 @@
 import { parseArgs } from 'node:util';
 import { createWriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { detectors } from '../detectors/index.js';
-import { loadConfig, ENV_SETTINGS, type Config } from './config.js';
-import { createLogger, type Logger } from './log.js';
-import { TokenwatchError, describeError } from './errors.js';
-import { kafkaBus } from './kafka.js';
-import { AlertStore } from './clickhouse.js';
-import { Metrics, serveMetrics } from './metrics.js';
-import { Processor } from './pipeline.js';
-import { openInput, replay } from './replay.js';
-import { fingerprint } from './fingerprint.js';
-import { openGeoLookup } from './geoip.js';
-import type { GeoLookup } from './enrich.js';
+import { detectors } from '../../detectors/index.js';
+import { loadConfig, ENV_SETTINGS, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { TokenwatchError, describeError } from '../../schemas/errors.js';
+import { kafkaBus } from '../io/kafka.js';
+import { AlertStore } from '../io/clickhouse.js';
+import { Metrics, serveMetrics } from '../telemetry/metrics.js';
+import { Processor } from '../pipeline/processor.js';
+import { openInput, replay } from '../pipeline/replay.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
+import { openGeoLookup } from '../ingest/geoip/index.js';
+import type { GeoLookup } from '../ingest/enrich.js';
 import { unrevoke, withServices } from './unrevoke.js';
-import { simulateCommand } from './simulate-command.js';
-import { quietKnownWarnings } from './warnings.js';
-import { breakerResetRecord, breakerResetRow, controlTopicSpec, readBreakerState } from './breaker-control.js';
-import { createDenylistChecker, serveBridge } from './bridge/index.js';
+import { simulateCommand } from './simulate.js';
+import { quietKnownWarnings } from '../telemetry/warnings.js';
+import { breakerResetRecord, breakerResetRow, controlTopicSpec, readBreakerState } from '../respond/breaker-control.js';
+import { createDenylistChecker, serveBridge } from '../bridge/index.js';
 
 const USAGE = `tokenwatch — detect abused API credentials in gateway logs and revoke them
 

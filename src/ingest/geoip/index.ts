@@ -24,9 +24,9 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isIPv4 } from 'node:net';
 import maxmind, { type Reader, type Response } from 'maxmind';
-import type { Location } from './detector.js';
-import type { GeoLookup } from './enrich.js';
-import { RESERVED_CIDRS } from './net.js';
+import type { Location } from '../../detect/contract.js';
+import type { GeoLookup } from '../enrich.js';
+import { RESERVED_CIDRS } from '../net.js';
 
 /** Setting (environment variable) naming the city database override. */
 export const CITY_DB_SETTING = 'TOKENWATCH_GEOIP_CITY_DB';
@@ -290,7 +290,7 @@ function parseV6(s: string): Uint32Array | undefined {
   return w;
 }
 
-/** RESERVED_CIDRS (src/net.ts) compiled for the numeric forms used here. */
+/** RESERVED_CIDRS (src/ingest/net.ts) compiled for the numeric forms used here. */
 const RESERVED4: Array<[number, number]> = [];
 const RESERVED6: Array<{ w: Uint32Array; bits: number }> = [];
 for (const c of RESERVED_CIDRS) {
@@ -310,7 +310,7 @@ function inPrefix(w: Uint32Array, p: Uint32Array, bits: number): boolean {
   return true;
 }
 
-/** Same answer as isReservedIp (src/net.ts), on the parsed address, without re-parsing it. */
+/** Same answer as isReservedIp (src/ingest/net.ts), on the parsed address, without re-parsing it. */
 function isReserved(a: Addr): boolean {
   if (a.v === 4) return RESERVED4.some(([lo, hi]) => a.n >= lo && a.n <= hi);
   return RESERVED6.some((r) => inPrefix(a.w, r.w, r.bits));

@@ -4,14 +4,14 @@
  * in ClickHouse shows who lifted what and why.
  */
 import { parseArgs } from 'node:util';
-import { detectors } from '../detectors/index.js';
-import { loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './log.js';
-import { TokenwatchError } from './errors.js';
-import { kafkaBus, type Bus } from './kafka.js';
-import { AlertStore, type AlertRow } from './clickhouse.js';
-import { operationalAlert } from './alerts.js';
-import { excerpt } from './guard.js';
+import { detectors } from '../../detectors/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { TokenwatchError } from '../../schemas/errors.js';
+import { kafkaBus, type Bus } from '../io/kafka.js';
+import { AlertStore, type AlertRow } from '../io/clickhouse.js';
+import { operationalAlert } from '../respond/alerts.js';
+import { excerpt } from '../ingest/guard.js';
 
 export const REVOCATION_SCOPES = ['token', 'family', 'api_key', 'subject'] as const;
 

@@ -4,8 +4,8 @@
  * pipeline.
  */
 import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Consumer, type Producer, type Admin } from 'kafkajs';
-import type { Logger } from './log.js';
-import { TokenwatchError } from './errors.js';
+import type { Logger } from '../telemetry/log.js';
+import { TokenwatchError } from '../../schemas/errors.js';
 
 export interface BusRecord {
   topic: string;

@@ -5,7 +5,7 @@
  * Order matters: the size check first (cheap), then the secret guard on the raw text (a secret in
  * any field, known or unknown, quarantines the whole message), then JSON, then the schema.
  */
-import { AccessEventSchema, MAX_EVENT_BYTES, type AccessEvent } from '../schemas/event.js';
+import { AccessEventSchema, MAX_EVENT_BYTES, type AccessEvent } from '../../schemas/event.js';
 import { excerpt, scanForSecrets, redact, SECRET_REASONS } from './guard.js';
 
 /** Reason codes of dead-letter records. Secret-bearing events carry the guard's reason (secret_*). */

@@ -7,12 +7,12 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { Config } from './config.js';
-import type { Detector } from './detector.js';
-import type { GeoLookup } from './enrich.js';
-import type { Logger } from './log.js';
-import { Metrics } from './metrics.js';
-import { BatchProcessor } from './pipeline.js';
+import type { Config } from '../config/index.js';
+import type { Detector } from '../detect/contract.js';
+import type { GeoLookup } from '../ingest/enrich.js';
+import type { Logger } from '../telemetry/log.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { BatchProcessor } from './processor.js';
 
 export interface ReplaySummary {
   lines: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { haversineKm, logInsert, newSeenSet, newTimeLog } from '../../src/primitives.js';
-import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/primitives-extra-travel.js';
+import { haversineKm, logInsert, newSeenSet, newTimeLog } from '../../src/detect/primitives/core.js';
+import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/detect/primitives/travel.js';
 
 describe('logNeighbours', () => {
   it('finds the items just before (≤ t) and just after (> t), consistent with logInsert', () => {

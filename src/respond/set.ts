@@ -15,8 +15,8 @@
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { DenylistRecord } from './alerts.js';
-import type { BusRecord, TopicSpec } from './kafka.js';
-import { TokenwatchError } from './errors.js';
+import type { BusRecord, TopicSpec } from '../io/kafka.js';
+import { TokenwatchError } from '../../schemas/errors.js';
 
 export const CAEP_SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 export const RISC_CREDENTIAL_COMPROMISE = 'https://schemas.openid.net/secevent/risc/event-type/credential-compromise';

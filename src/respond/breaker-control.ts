@@ -11,13 +11,13 @@
  * Each processor follows the topic from the beginning (its latest record is the state) before it
  * consumes input, then keeps following it.
  */
-import type { Bus, BusRecord, TopicSpec } from './kafka.js';
-import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import type { Bus, BusRecord, TopicSpec } from '../io/kafka.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import type { BreakerState, BreakerTrip } from './policy.js';
-import type { AlertRow } from './clickhouse.js';
+import type { AlertRow } from '../io/clickhouse.js';
 import { operationalAlert } from './alerts.js';
-import { TopicFollower } from './bridge/follower.js';
+import { TopicFollower } from '../bridge/follower.js';
 
 export const BREAKER_CONTROL_KEY = 'breaker';
 

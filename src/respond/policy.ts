@@ -3,10 +3,10 @@
  * shadow-revoked or suppressed by the never-revoke allowlist, and guards revocations with a circuit
  * breaker that caps them per minute (globally and per tenant). The clock is injected.
  */
-import type { DetectorFinding } from './engine.js';
-import type { ResponseConfig } from './config.js';
-import type { Severity } from './detector.js';
-import { CidrSet } from './net.js';
+import type { DetectorFinding } from '../detect/engine.js';
+import type { ResponseConfig } from '../config/index.js';
+import type { Severity } from '../detect/contract.js';
+import { CidrSet } from '../ingest/net.js';
 
 export type AlertAction = 'alert' | 'revoke' | 'shadow_revoke' | 'suppressed';
 

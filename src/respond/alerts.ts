@@ -3,9 +3,9 @@
  * ids: re-processing the same events yields the same alert and revocation ids.
  */
 import { createHash } from 'node:crypto';
-import { chDateTime, KEEP_FIRST_BASE, type AlertRow } from './clickhouse.js';
-import type { Revocation, Severity } from './detector.js';
-import type { DetectorFinding } from './engine.js';
+import { chDateTime, KEEP_FIRST_BASE, type AlertRow } from '../io/clickhouse.js';
+import type { Revocation, Severity } from '../detect/contract.js';
+import type { DetectorFinding } from '../detect/engine.js';
 import type { BreakerTrip, Decision } from './policy.js';
 
 function digest(...parts: string[]): string {

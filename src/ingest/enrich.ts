@@ -2,11 +2,11 @@
  * Enrichment: turns a validated event into what detectors see (network facts and a location).
  * Runs once per event before any detector, so every detector agrees on networks and places.
  */
-import type { AccessEvent } from '../schemas/event.js';
-import type { EnrichedEvent, Location, NetworkInfo, SourceRef } from './detector.js';
+import type { AccessEvent } from '../../schemas/event.js';
+import type { EnrichedEvent, Location, NetworkInfo, SourceRef } from '../detect/contract.js';
 import { CidrSet, isReservedIp, networkPrefix } from './net.js';
 
-/** A GeoIP/ASN database (see src/geoip.ts); absent when none is configured. */
+/** A GeoIP/ASN database (see src/ingest/geoip); absent when none is configured. */
 export interface GeoLookup {
   city(ip: string): Location | undefined;
   asn(ip: string): { asn: number; org?: string } | undefined;

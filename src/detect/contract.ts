@@ -6,7 +6,7 @@
  * owns storage, eviction, partitioning, changelogs, ids and sinks.
  */
 import type { z } from 'zod';
-import type { AccessEvent } from '../schemas/event.js';
+import type { AccessEvent } from '../../schemas/event.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 export type DetectorAction = 'alert' | 'revoke';

@@ -6,13 +6,13 @@
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { detectors } from '../detectors/index.js';
-import type { AccessEventInput } from '../schemas/event.js';
-import { loadConfig } from './config.js';
-import { TokenwatchError } from './errors.js';
-import { kafkaBus, type BusProducer } from './kafka.js';
-import { createLogger } from './log.js';
-import { ATTACK_KINDS, createSimulation, type AttackKind, type Simulation } from './simulate/index.js';
+import { detectors } from '../../detectors/index.js';
+import type { AccessEventInput } from '../../schemas/event.js';
+import { loadConfig } from '../config/index.js';
+import { TokenwatchError } from '../../schemas/errors.js';
+import { kafkaBus, type BusProducer } from '../io/kafka.js';
+import { createLogger } from '../telemetry/log.js';
+import { ATTACK_KINDS, createSimulation, type AttackKind, type Simulation } from '../simulate/index.js';
 
 const HELP = `usage: tokenwatch simulate [options]
 

@@ -12,21 +12,21 @@
  * the committed offset never passes unwritten work. Every sink is idempotent (deterministic ids,
  * ReplacingMergeTree, compacted denylist), so the replay after a crash changes nothing visible.
  */
-import type { Config } from './config.js';
-import type { Detector, SourceRef } from './detector.js';
-import { Engine, type DetectorFinding } from './engine.js';
-import { Enricher, type GeoLookup } from './enrich.js';
-import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
-import type { Bus, BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer } from './kafka.js';
-import type { AlertRow, AlertStore } from './clickhouse.js';
-import { decode, type DlqReason } from './decode.js';
-import { ResponsePolicy } from './policy.js';
-import { breakerAlert, buildAlert } from './alerts.js';
-import { describeError, isRetriable } from './errors.js';
-import { excerpt } from './guard.js';
-import { setBusRecord, setTopicSpecs } from './set.js';
-import { BreakerControl, breakerOpenRecord, controlTopicSpec } from './breaker-control.js';
+import type { Config } from '../config/index.js';
+import type { Detector, SourceRef } from '../detect/contract.js';
+import { Engine, type DetectorFinding } from '../detect/engine.js';
+import { Enricher, type GeoLookup } from '../ingest/enrich.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Bus, BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer } from '../io/kafka.js';
+import type { AlertRow, AlertStore } from '../io/clickhouse.js';
+import { decode, type DlqReason } from '../ingest/decode.js';
+import { ResponsePolicy } from '../respond/policy.js';
+import { breakerAlert, buildAlert } from '../respond/alerts.js';
+import { describeError, isRetriable } from '../../schemas/errors.js';
+import { excerpt } from '../ingest/guard.js';
+import { setBusRecord, setTopicSpecs } from '../respond/set.js';
+import { BreakerControl, breakerOpenRecord, controlTopicSpec } from '../respond/breaker-control.js';
 
 export interface ProcessorDeps {
   config: Config;

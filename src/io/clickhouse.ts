@@ -4,9 +4,9 @@
  * alert never shows it twice in the deduplicated query (`FINAL`).
  */
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
-import { MIGRATIONS, type Migration } from '../schemas/clickhouse/migrations.js';
-import { TokenwatchError } from './errors.js';
-import type { Logger } from './log.js';
+import { MIGRATIONS, type Migration } from '../../schemas/clickhouse/migrations.js';
+import { TokenwatchError } from '../../schemas/errors.js';
+import type { Logger } from '../telemetry/log.js';
 
 /** One row of `tokenwatch.alerts` (DESIGN §5). */
 export interface AlertRow {

@@ -6,7 +6,7 @@
  * State per detector lives in a Map ordered by last use; it is bounded by `maxKeysPerDetector`
  * (oldest key evicted first, counted) and by event time (`stateTtlMs` after a key's last event).
  */
-import type { Detector, EnrichedEvent, Finding } from './detector.js';
+import type { Detector, EnrichedEvent, Finding } from './contract.js';
 
 export interface EngineOptions {
   /** cap on tracked keys per detector; the least recently used key is evicted past it */

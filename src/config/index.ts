@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import type { Detector } from './detector.js';
-import { TokenwatchError } from './errors.js';
-import { CidrSet } from './net.js';
-import { DEFAULT_ANONYMOUS_ASNS } from './enrich.js';
-import { SetSigner, type SetOptions } from './set.js';
+import type { Detector } from '../detect/contract.js';
+import { TokenwatchError } from '../../schemas/errors.js';
+import { CidrSet } from '../ingest/net.js';
+import { DEFAULT_ANONYMOUS_ASNS } from '../ingest/enrich.js';
+import { SetSigner, type SetOptions } from '../respond/set.js';
 
 const HOST_PORT = /^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;

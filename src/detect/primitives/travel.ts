@@ -4,7 +4,7 @@
  * Same rules as `primitives.ts`: plain JSON data, pure apart from mutating the structure handed in,
  * times are event-time ms.
  */
-import type { SeenSet, TimeLog } from './primitives.js';
+import type { SeenSet, TimeLog } from './core.js';
 
 /** Largest possible great-circle distance on the haversine sphere (half its circumference), km: ≈ 20 015. */
 export const MAX_GREAT_CIRCLE_KM = Math.PI * 6371.0088;
