@@ -12,10 +12,10 @@ import { detectors } from '../detectors/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { Metrics } from '../src/telemetry/metrics.js';
-import { BatchProcessor } from '../src/pipeline/processor.js';
+import { BatchProcessor } from '../src/pipeline/index.js';
 import { openGeoLookup } from '../src/ingest/geoip/index.js';
 import type { GeoLookup } from '../src/ingest/enrich.js';
-import type { BusMessage } from '../src/io/kafka.js';
+import type { BusMessage } from '../src/io/bus.js';
 import { BenignTraffic } from './traffic.js';
 
 export interface MemoryResult {

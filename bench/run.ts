@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { createClient } from '@clickhouse/client';
 import type { Admin } from 'kafkajs';
 import { createSimulation } from '../src/simulate/index.js';
-import { partitionKey } from '../src/cli/simulate.js';
+import { producerKey } from '../schemas/keys.js';
 import type { BaselineResult } from './baseline-consumer.js';
 import { LoadProducer, benchKafka, createTopics, followTopic, topicEnd } from './kafka.js';
 import { latencyRun, type LatencyRun } from './latency.js';
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
             if (r.done) break;
             tpEvents++;
             if (attackIds.has(r.value.id)) tpAttackEvents++;
-            out.push({ key: partitionKey(r.value), value: JSON.stringify(r.value) });
+            out.push({ key: producerKey(r.value.cred), value: JSON.stringify(r.value) });
           }
           return out;
         },

@@ -4,14 +4,14 @@
  * credential revoked?". Raw credentials are fingerprinted with the shared tfp1 key and dropped at
  * once: never stored, never logged.
  */
-import type { Bus, BusMessage } from '../io/kafka.js';
+import type { Bus, BusMessage } from '../io/bus.js';
 import { kafkaBus } from '../io/kafka.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { fingerprint } from '../../schemas/fingerprint.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import { DenylistStore, type CheckQuery, type CheckResult } from './store.js';
-import { TopicFollower } from './follower.js';
+import { TopicFollower } from '../io/follower.js';
 
 /**
  * What a request presents. Every field is optional and may repeat (a header sent twice); the

@@ -13,5 +13,5 @@
  */
 export { createDenylistChecker, toQuery, type CheckInput, type DenylistChecker, type DenylistCheckerOptions, type CheckerBus } from './checker.js';
 export { DenylistStore, SCOPES, type CheckQuery, type CheckResult, type DenyEntry, type Scope, type ApplyOutcome } from './store.js';
-export { TopicFollower, type FollowerOptions, type FollowerBus } from './follower.js';
+export { TopicFollower, type FollowerOptions, type FollowerBus } from '../io/follower.js';
 export { serveBridge, checkInputFromRequest, CHECK_HEADERS, type BridgeServerOptions } from './server.js';

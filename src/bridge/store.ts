@@ -3,25 +3,15 @@
  * compacted denylist topic (DESIGN §6), minus tombstones and expired entries. Pure apart from its
  * map; the clock is passed in.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { denylistKey, DenylistRecordReadSchema, REVOCATION_SCOPES, type RevocationScope } from '../../schemas/denylist.js';
 
-export const SCOPES = ['token', 'family', 'api_key', 'subject'] as const;
-export type Scope = (typeof SCOPES)[number];
+/** The scopes a denylist key can have (the contract in schemas/denylist.ts). */
+export const SCOPES = REVOCATION_SCOPES;
+export type Scope = RevocationScope;
 
 /** A denylist record value as published by tokenwatch. Unknown extra fields are ignored. */
-const RecordSchema = z.object({
-  v: z.literal(1),
-  revocation_id: z.string().min(1),
-  scope: z.enum(SCOPES),
-  id: z.string().min(1),
-  tenant: z.string().optional(),
-  subject: z.string().optional(),
-  reason: z.string().optional(),
-  alert_id: z.string().optional(),
-  severity: z.string().optional(),
-  revoked_at: z.string(),
-  expires_at: z.string(),
-});
+const RecordSchema = DenylistRecordReadSchema;
 
 /** One active revocation. */
 export interface DenyEntry {
@@ -89,7 +79,7 @@ export class DenylistStore {
     } catch {
       return 'invalid';
     }
-    if (`${parsed.scope}:${parsed.id}` !== key) return 'invalid';
+    if (denylistKey(parsed.scope, parsed.id) !== key) return 'invalid';
     const revokedAtMs = Date.parse(parsed.revoked_at);
     const expiresAtMs = Date.parse(parsed.expires_at);
     if (!Number.isFinite(revokedAtMs) || !Number.isFinite(expiresAtMs)) return 'invalid';
@@ -139,7 +129,7 @@ export class DenylistStore {
     for (const [scope, ids] of probes) {
       for (const id of ids ?? []) {
         identifiers++;
-        const e = this.get(`${scope}:${id}`, nowMs);
+        const e = this.get(denylistKey(scope, id), nowMs);
         if (e) return deny(e);
       }
     }

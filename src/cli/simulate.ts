@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
 import { detectors } from '../../detectors/index.js';
 import type { AccessEventInput } from '../../schemas/event.js';
+import { producerKey } from '../../schemas/keys.js';
 import { loadConfig } from '../config/index.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import { kafkaBus, type BusProducer } from '../io/kafka.js';
@@ -31,11 +32,6 @@ const HELP = `usage: tokenwatch simulate [options]
 Needs TOKENWATCH_FP_KEY (the tfp1 key): the simulator fingerprints the credentials it invents.
 Messages are keyed as producers are asked to (DESIGN §3): cred.sid ?? cred.sub ?? cred.key_id ?? cred.fp.
 `;
-
-/** The producer keying contract (DESIGN §3). */
-export function partitionKey(e: AccessEventInput): string {
-  return e.cred.sid ?? e.cred.sub ?? e.cred.key_id ?? e.cred.fp;
-}
 
 export interface SendProgress {
   sent: number;
@@ -67,7 +63,7 @@ export async function sendEvents(
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    await producer.send(batch.map((e) => ({ topic, key: partitionKey(e), value: JSON.stringify(e) })));
+    await producer.send(batch.map((e) => ({ topic, key: producerKey(e.cred), value: JSON.stringify(e) })));
     const at = Date.now();
     if (opts.onSent) for (const e of batch) opts.onSent(e, at);
     sent += batch.length;

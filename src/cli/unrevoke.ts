@@ -9,20 +9,19 @@ import { loadConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import { kafkaBus, type Bus } from '../io/kafka.js';
-import { AlertStore, type AlertRow } from '../io/clickhouse.js';
+import { AlertStore } from '../io/clickhouse.js';
+import type { AlertRow } from '../../schemas/alert.js';
+import { parseDenylistKey, REVOCATION_SCOPES, type RevocationScope } from '../../schemas/denylist.js';
 import { operationalAlert } from '../respond/alerts.js';
 import { excerpt } from '../ingest/guard.js';
 
-export const REVOCATION_SCOPES = ['token', 'family', 'api_key', 'subject'] as const;
-
-/** Parses `<scope>:<id>`; throws USAGE naming what was expected. */
-export function parseRevocationKey(s: string | undefined): { scope: (typeof REVOCATION_SCOPES)[number]; id: string } {
-  const m = s?.match(/^([a-z_]+):(.+)$/);
-  const scope = m?.[1] as (typeof REVOCATION_SCOPES)[number] | undefined;
-  if (!m || !scope || !REVOCATION_SCOPES.includes(scope) || !m[2]!.trim()) {
+/** Parses `<scope>:<id>`; throws USAGE naming what was expected (the input shown redacted). */
+export function parseRevocationKey(s: string | undefined): { scope: RevocationScope; id: string } {
+  const parsed = parseDenylistKey(s);
+  if (!parsed) {
     throw new TokenwatchError('USAGE', `expected <scope>:<id> with scope one of ${REVOCATION_SCOPES.join(', ')} (e.g. token:tfp1:AbC…), got "${excerpt(s ?? '', 80)}"`);
   }
-  return { scope, id: m[2]! };
+  return parsed;
 }
 
 /** The alert row that records a lift. */

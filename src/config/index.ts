@@ -9,7 +9,9 @@ import { z } from 'zod';
 import type { Detector } from '../detect/contract.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import { CidrSet } from '../ingest/net.js';
-import { DEFAULT_ANONYMOUS_ASNS } from '../ingest/enrich.js';
+import { NetworkConfigSchema, type NetworkConfig } from '../ingest/enrich.js';
+import { ResponseConfigSchema, type ResponseConfig } from '../respond/policy.js';
+export { ResponseConfigSchema, NetworkConfigSchema, type ResponseConfig, type NetworkConfig };
 import { SetSigner, type SetOptions } from '../respond/set.js';
 
 const HOST_PORT = /^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
@@ -63,49 +65,6 @@ export const ENV_SETTINGS: readonly EnvSetting[] = [
   { name: 'LOG_LEVEL', default: 'info', description: 'pino log level' },
 ];
 
-/** Response-policy part of the config file. */
-export const ResponseConfigSchema = z
-  .object({
-    actions: z
-      .record(z.string(), z.enum(['alert', 'revoke', 'off']))
-      .default({})
-      .describe('per-detector action override: alert | revoke | off'),
-    minSeverityToRevoke: z
-      .enum(['low', 'medium', 'high', 'critical'])
-      .default('high')
-      .describe('findings below this severity are never revoked, only alerted'),
-    allowlist: z
-      .object({
-        subjects: z.array(z.string()).default([]).describe('subjects never revoked'),
-        keyIds: z.array(z.string()).default([]).describe('API key ids never revoked'),
-        clientIds: z.array(z.string()).default([]).describe('OAuth client ids never revoked'),
-        cidrs: z.array(z.string()).default([]).describe('client CIDRs never revoked'),
-      })
-      .strict()
-      .default({ subjects: [], keyIds: [], clientIds: [], cidrs: [] }),
-    breaker: z
-      .object({
-        maxRevocationsPerMin: z.number().int().min(1).default(100).describe('global cap on revocations per minute'),
-        maxRevocationsPerTenantPerMin: z.number().int().min(1).default(30).describe('per-tenant cap per minute'),
-        coolDownSec: z.number().int().min(0).default(600).describe('time alert-only lasts after a trip (0: until reset)'),
-      })
-      .strict()
-      .default({ maxRevocationsPerMin: 100, maxRevocationsPerTenantPerMin: 30, coolDownSec: 600 }),
-  })
-  .strict();
-
-export const NetworkConfigSchema = z
-  .object({
-    trustedCidrs: z.array(z.string()).default([]).describe('trusted proxy / egress CIDRs'),
-    allowlistAsns: z.array(z.number().int()).default([]).describe('ASNs that never form a location'),
-    anonymousAsns: z
-      .array(z.number().int())
-      .default([...DEFAULT_ANONYMOUS_ASNS])
-      .describe('anonymiser / relay / satellite ASNs'),
-    anonymousCidrs: z.array(z.string()).default([]).describe('anonymiser CIDRs (Tor exits, VPN ranges)'),
-  })
-  .strict();
-
 export const FileConfigSchema = z
   .object({
     detectors: z.record(z.string(), z.unknown()).default({}).describe('per-detector config, by detector id'),
@@ -114,8 +73,6 @@ export const FileConfigSchema = z
   })
   .strict();
 
-export type ResponseConfig = z.infer<typeof ResponseConfigSchema>;
-export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
 
 export interface Config {
   kafka: { brokers: string[]; clientId: string };

@@ -8,9 +8,9 @@
 import type { z } from 'zod';
 import type { AccessEvent } from '../../schemas/event.js';
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type { Severity, RevocationScope } from '../../schemas/denylist.js';
+import type { Severity, RevocationScope } from '../../schemas/denylist.js';
 export type DetectorAction = 'alert' | 'revoke';
-export type RevocationScope = 'token' | 'family' | 'api_key' | 'subject';
 
 /** A resolved location of a request (from the event's `geo` or the GeoIP/ASN databases). */
 export interface Location {

@@ -2,6 +2,7 @@
  * Enrichment: turns a validated event into what detectors see (network facts and a location).
  * Runs once per event before any detector, so every detector agrees on networks and places.
  */
+import { z } from 'zod';
 import type { AccessEvent } from '../../schemas/event.js';
 import type { EnrichedEvent, Location, NetworkInfo, SourceRef } from '../detect/contract.js';
 import { CidrSet, isReservedIp, networkPrefix } from './net.js';
@@ -29,6 +30,21 @@ export interface EnrichOptions {
  * 14593 Starlink; 36183 Akamai (iCloud Private Relay egress); 54113 Fastly (iCloud Private Relay).
  */
 export const DEFAULT_ANONYMOUS_ASNS = [14593, 36183, 54113] as const;
+
+/** Network part of the config file: what the enricher treats as one network, never a location, or anonymous. */
+export const NetworkConfigSchema = z
+  .object({
+    trustedCidrs: z.array(z.string()).default([]).describe('trusted proxy / egress CIDRs'),
+    allowlistAsns: z.array(z.number().int()).default([]).describe('ASNs that never form a location'),
+    anonymousAsns: z
+      .array(z.number().int())
+      .default([...DEFAULT_ANONYMOUS_ASNS])
+      .describe('anonymiser / relay / satellite ASNs'),
+    anonymousCidrs: z.array(z.string()).default([]).describe('anonymiser CIDRs (Tor exits, VPN ranges)'),
+  })
+  .strict();
+
+export type NetworkConfig = z.infer<typeof NetworkConfigSchema>;
 
 export class Enricher {
   private readonly trusted: CidrSet;

@@ -7,42 +7,7 @@ import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickh
 import { MIGRATIONS, type Migration } from '../../schemas/clickhouse/migrations.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import type { Logger } from '../telemetry/log.js';
-
-/** One row of `tokenwatch.alerts` (DESIGN §5). */
-export interface AlertRow {
-  alert_id: string;
-  detector: string;
-  severity: string;
-  action: 'alert' | 'revoke' | 'shadow_revoke' | 'suppressed';
-  /** 'YYYY-MM-DD hh:mm:ss' UTC */
-  event_time: string;
-  event_time_ms: number;
-  detected_at: string;
-  tenant: string;
-  subject: string;
-  credential_type: string;
-  credential_fp: string;
-  key_id: string;
-  session_id: string;
-  ips: string[];
-  countries: string[];
-  asns: number[];
-  summary: string;
-  /** JSON text */
-  evidence: string;
-  revocation_ids: string[];
-  /** topic/partition/offset of the triggering event */
-  source: string;
-  /** version column: rows detected earlier win, so a replay keeps the first detection time */
-  keep_first: number;
-}
-
-/** Largest ms timestamp representable; keep_first = KEEP_FIRST_BASE − detected_ms. */
-export const KEEP_FIRST_BASE = 9_999_999_999_999;
-
-export function chDateTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-}
+import { chDateTime, type AlertRow } from '../../schemas/alert.js';
 
 export interface ClickHouseOptions {
   url: string;

@@ -12,7 +12,7 @@ import type { Detector } from '../detect/contract.js';
 import type { GeoLookup } from '../ingest/enrich.js';
 import type { Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
-import { BatchProcessor } from './processor.js';
+import { BatchProcessor } from './batch.js';
 
 export interface ReplaySummary {
   lines: number;

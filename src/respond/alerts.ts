@@ -3,8 +3,8 @@
  * ids: re-processing the same events yields the same alert and revocation ids.
  */
 import { createHash } from 'node:crypto';
-import { chDateTime, KEEP_FIRST_BASE, type AlertRow } from '../io/clickhouse.js';
-import type { Revocation, Severity } from '../detect/contract.js';
+import { chDateTime, KEEP_FIRST_BASE, type AlertRow } from '../../schemas/alert.js';
+import { denylistKey, type DenylistRecord, type Severity } from '../../schemas/denylist.js';
 import type { DetectorFinding } from '../detect/engine.js';
 import type { BreakerTrip, Decision } from './policy.js';
 
@@ -20,21 +20,6 @@ export function alertId(detectorId: string, key: string, triggerId: string, disc
 /** Deterministic revocation id of one scope:id revoked because of one alert. */
 export function revocationId(alert: string, scope: string, id: string): string {
   return digest('revocation/v1', alert, scope, id);
-}
-
-/** Value of a denylist record (DESIGN §6). The record key is `<scope>:<id>`. */
-export interface DenylistRecord {
-  v: 1;
-  revocation_id: string;
-  scope: Revocation['scope'];
-  id: string;
-  tenant: string;
-  subject: string;
-  reason: string;
-  alert_id: string;
-  severity: Severity;
-  revoked_at: string;
-  expires_at: string;
 }
 
 export interface BuiltAlert {
@@ -53,7 +38,7 @@ function uniq<T>(xs: Iterable<T>): T[] {
 export function buildAlert(f: DetectorFinding, decision: Decision, nowMs: number, revocationTtlSec: number): BuiltAlert {
   const id = alertId(f.detector.meta.id, f.key, f.trigger.id, f.discriminator);
   const c = f.trigger.cred;
-  const revs = f.revocations.map((r) => ({ ...r, key: `${r.scope}:${r.id}`, rid: revocationId(id, r.scope, r.id) }));
+  const revs = f.revocations.map((r) => ({ ...r, key: denylistKey(r.scope, r.id), rid: revocationId(id, r.scope, r.id) }));
   const publish = decision.action === 'revoke';
   const records = publish
     ? revs.map((r) => ({

@@ -11,31 +11,16 @@
  * Each processor follows the topic from the beginning (its latest record is the state) before it
  * consumes input, then keeps following it.
  */
-import type { Bus, BusRecord, TopicSpec } from '../io/kafka.js';
+import type { Bus, BusRecord, TopicSpec } from '../io/bus.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { BreakerState, BreakerTrip } from './policy.js';
-import type { AlertRow } from '../io/clickhouse.js';
+import type { AlertRow } from '../../schemas/alert.js';
+import { BREAKER_CONTROL_KEY, BreakerControlRecordSchema, type BreakerControlRecord } from '../../schemas/control.js';
 import { operationalAlert } from './alerts.js';
-import { TopicFollower } from '../bridge/follower.js';
+import { TopicFollower } from '../io/follower.js';
 
-export const BREAKER_CONTROL_KEY = 'breaker';
-
-/** A record of the control topic under key `breaker`. */
-export interface BreakerControlRecord {
-  v: 1;
-  type: 'breaker';
-  state: 'open' | 'closed';
-  /** when the breaker opened / was reset (ISO 8601) */
-  at: string;
-  /** open: end of the cool-down (ISO 8601), null = alert-only until reset */
-  until: string | null;
-  reason: string;
-  /** closed: who reset it */
-  actor?: string;
-  /** open: the cap that tripped */
-  trip?: { scope: 'global' | 'tenant'; tenant?: string; count: number; limit: number };
-}
+export { BREAKER_CONTROL_KEY, type BreakerControlRecord };
 
 /** The control topic's spec (one partition: one total order of breaker changes). */
 export function controlTopicSpec(topic: string): TopicSpec {
@@ -77,14 +62,14 @@ export function breakerResetRow(actor: string, reason: string, nowMs: number, wa
 
 export function parseBreakerRecord(value: string | Buffer | null): BreakerControlRecord | undefined {
   if (value === null) return undefined;
+  let json: unknown;
   try {
-    const r = JSON.parse(value.toString()) as Partial<BreakerControlRecord>;
-    if (r.v !== 1 || r.type !== 'breaker' || (r.state !== 'open' && r.state !== 'closed') || typeof r.at !== 'string' || !Number.isFinite(Date.parse(r.at))) return undefined;
-    if (r.until !== null && r.until !== undefined && !Number.isFinite(Date.parse(r.until))) return undefined;
-    return { ...r, until: r.until ?? null, reason: r.reason ?? '' } as BreakerControlRecord;
+    json = JSON.parse(value.toString());
   } catch {
     return undefined;
   }
+  const r = BreakerControlRecordSchema.safeParse(json);
+  return r.success ? r.data : undefined;
 }
 
 /** What the control needs of a breaker (the processor's `policy.breaker`). */

@@ -3,12 +3,45 @@
  * shadow-revoked or suppressed by the never-revoke allowlist, and guards revocations with a circuit
  * breaker that caps them per minute (globally and per tenant). The clock is injected.
  */
+import { z } from 'zod';
+import type { AlertAction } from '../../schemas/alert.js';
+import { SEVERITIES, type Severity } from '../../schemas/denylist.js';
 import type { DetectorFinding } from '../detect/engine.js';
-import type { ResponseConfig } from '../config/index.js';
-import type { Severity } from '../detect/contract.js';
 import { CidrSet } from '../ingest/net.js';
 
-export type AlertAction = 'alert' | 'revoke' | 'shadow_revoke' | 'suppressed';
+/** Response-policy part of the config file. */
+export const ResponseConfigSchema = z
+  .object({
+    actions: z
+      .record(z.string(), z.enum(['alert', 'revoke', 'off']))
+      .default({})
+      .describe('per-detector action override: alert | revoke | off'),
+    minSeverityToRevoke: z
+      .enum(SEVERITIES)
+      .default('high')
+      .describe('findings below this severity are never revoked, only alerted'),
+    allowlist: z
+      .object({
+        subjects: z.array(z.string()).default([]).describe('subjects never revoked'),
+        keyIds: z.array(z.string()).default([]).describe('API key ids never revoked'),
+        clientIds: z.array(z.string()).default([]).describe('OAuth client ids never revoked'),
+        cidrs: z.array(z.string()).default([]).describe('client CIDRs never revoked'),
+      })
+      .strict()
+      .default({ subjects: [], keyIds: [], clientIds: [], cidrs: [] }),
+    breaker: z
+      .object({
+        maxRevocationsPerMin: z.number().int().min(1).default(100).describe('global cap on revocations per minute'),
+        maxRevocationsPerTenantPerMin: z.number().int().min(1).default(30).describe('per-tenant cap per minute'),
+        coolDownSec: z.number().int().min(0).default(600).describe('time alert-only lasts after a trip (0: until reset)'),
+      })
+      .strict()
+      .default({ maxRevocationsPerMin: 100, maxRevocationsPerTenantPerMin: 30, coolDownSec: 600 }),
+  })
+  .strict();
+
+export type ResponseConfig = z.infer<typeof ResponseConfigSchema>;
+
 
 const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 

@@ -14,8 +14,8 @@
  */
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import type { DenylistRecord } from './alerts.js';
-import type { BusRecord, TopicSpec } from '../io/kafka.js';
+import { denylistKey, type DenylistRecord } from '../../schemas/denylist.js';
+import type { BusRecord, TopicSpec } from '../io/bus.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 
 export const CAEP_SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
@@ -199,7 +199,7 @@ export function encodeSet(claims: SetClaims, signer?: SetSigner): string {
 
 /** The SET of one denylist record as a Kafka record: key `<scope>:<id>`, value the compact JWT. */
 export function setRecordFor(record: DenylistRecord, opts: SetOptions): { key: string; value: string } {
-  return { key: `${record.scope}:${record.id}`, value: encodeSet(setClaims(record, opts), opts.signer) };
+  return { key: denylistKey(record.scope, record.id), value: encodeSet(setClaims(record, opts), opts.signer) };
 }
 
 /**

@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { openGeoLookup } from '../../src/ingest/geoip/index.js';
 import { replay } from '../../src/pipeline/replay.js';
-import { changelogTopic } from '../../src/pipeline/processor.js';
+import { changelogTopic } from '../../src/pipeline/index.js';
 import { handOff, keyOf, replayAttack } from '../fixtures/events.js';
 import { chClient, testKafka, uid, waitFor, type TestEnv } from '../integration/harness.js';
 

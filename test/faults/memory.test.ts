@@ -19,7 +19,7 @@ import { detectors } from '../../detectors/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { BatchProcessor } from '../../src/pipeline/processor.js';
+import { BatchProcessor } from '../../src/pipeline/index.js';
 import type { AccessEvent } from '../../schemas/event.js';
 import { dropDatabase, testEnv, type TestEnv } from '../integration/harness.js';
 import {

@@ -10,7 +10,8 @@ import { testEnv, testKafka, waitFor, type TestEnv } from './harness.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { fingerprint } from '../../schemas/fingerprint.js';
-import { revocationId, type DenylistRecord } from '../../src/respond/alerts.js';
+import { revocationId } from '../../src/respond/alerts.js';
+import type { DenylistRecord } from '../../schemas/denylist.js';
 import { createDenylistChecker, serveBridge, type DenylistChecker } from '../../src/bridge/index.js';
 
 const FP_KEY = 'integration-tfp1-key-000000001';

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/telemetry/log.js';
 import { kafkaBus, type Bus } from '../../src/io/kafka.js';
 import { AlertStore } from '../../src/io/clickhouse.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { Processor } from '../../src/pipeline/processor.js';
+import { Processor } from '../../src/pipeline/index.js';
 
 export interface Endpoints {
   brokers: string;

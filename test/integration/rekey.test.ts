@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { alertRows, dropDatabase, produce, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
 import { replayAttack } from '../fixtures/events.js';
-import { repartitionTopic, routingKey } from '../../src/pipeline/processor.js';
+import { repartitionTopic, routingKey } from '../../src/pipeline/index.js';
 
 const running: Running[] = [];
 let env: TestEnv | undefined;

@@ -1,5 +1,5 @@
 /** Test double: a Bus over one in-memory topic, enough for followers (bridge, breaker control). */
-import type { BusBatch, BusConsumer, BusMessage } from '../../src/io/kafka.js';
+import type { BusBatch, BusConsumer, BusMessage } from '../../src/io/bus.js';
 import type { CheckerBus } from '../../src/bridge/checker.js';
 
 /** A Bus over one in-memory topic: enough for the follower and the checker. */

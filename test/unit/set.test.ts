@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { DenylistRecord } from '../../src/respond/alerts.js';
+import type { DenylistRecord } from '../../schemas/denylist.js';
 import {
   CAEP_SESSION_REVOKED,
   RISC_CREDENTIAL_COMPROMISE,

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Bus, BusConsumer, BusMessage } from '../io/kafka.js';
+import type { Bus, BusConsumer, BusMessage } from './bus.js';
 import type { Logger } from '../telemetry/log.js';
 import { describeError } from '../../schemas/errors.js';
 
