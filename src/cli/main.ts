@@ -1,27 +1,20 @@
 #!/usr/bin/env node
 /**
- * The `tokenwatch` command line (DESIGN §7).
+ * The `tokenwatch` command line (DESIGN §7): the composition root. One file per command beside
+ * this one; this file only dispatches.
  */
-import { parseArgs } from 'node:util';
-import { createWriteStream } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { detectors } from '../../detectors/index.js';
-import { loadConfig, ENV_SETTINGS, type Config } from '../config/index.js';
-import { createLogger, type Logger } from '../telemetry/log.js';
+import { ENV_SETTINGS } from '../config/index.js';
 import { TokenwatchError, describeError } from '../../schemas/errors.js';
-import { kafkaBus } from '../io/kafka.js';
-import { AlertStore } from '../io/clickhouse.js';
-import { Metrics, serveMetrics } from '../telemetry/metrics.js';
-import { Processor } from '../pipeline/processor.js';
-import { openInput, replay } from '../pipeline/replay.js';
-import { fingerprint } from '../../schemas/fingerprint.js';
-import { openGeoLookup } from '../ingest/geoip/index.js';
-import type { GeoLookup } from '../ingest/enrich.js';
-import { unrevoke, withServices } from './unrevoke.js';
-import { simulateCommand } from './simulate.js';
 import { quietKnownWarnings } from '../telemetry/warnings.js';
-import { breakerResetRecord, breakerResetRow, controlTopicSpec, readBreakerState } from '../respond/breaker-control.js';
-import { createDenylistChecker, serveBridge } from '../bridge/index.js';
+import { cmdBreakerReset } from './breaker-reset.js';
+import { cmdConfig } from './config.js';
+import { cmdDenylistServer } from './denylist-server.js';
+import { cmdFingerprint } from './fingerprint.js';
+import { cmdMigrate } from './migrate.js';
+import { cmdReplay } from './replay.js';
+import { cmdRun } from './run.js';
+import { simulateCommand } from './simulate.js';
+import { unrevoke } from './unrevoke.js';
 
 const USAGE = `tokenwatch — detect abused API credentials in gateway logs and revoke them
 
@@ -44,211 +37,41 @@ environment:
 ${ENV_SETTINGS.map((s) => `  ${s.name.padEnd(30)} ${s.description}${s.default !== undefined ? ` (default: ${s.default || '""'})` : ''}`).join('\n')}
 `;
 
-async function openGeo(config: Config, log: Logger): Promise<GeoLookup | undefined> {
-  try {
-    return await openGeoLookup(config.geoip);
-  } catch (e) {
-    if (config.geoip.cityDbPath || config.geoip.asnDbPath) throw e;
-    log.warn({ err: describeError(e) }, 'GeoIP databases unavailable; only events with a geo field form locations');
-    return undefined;
-  }
-}
+/** Each command: what it runs, and whether it keeps running (a server) or returns its exit code. */
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; serves?: boolean }> = {
+  run: { run: cmdRun, serves: true },
+  replay: { run: cmdReplay },
+  simulate: { run: simulateCommand },
+  migrate: { run: cmdMigrate },
+  unrevoke: { run: unrevoke },
+  'breaker-reset': { run: cmdBreakerReset },
+  'denylist-server': { run: cmdDenylistServer, serves: true },
+  fingerprint: { run: cmdFingerprint },
+  config: { run: cmdConfig },
+};
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function cmdRun(): Promise<void> {
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const geo = await openGeo(config, log);
-  const metrics = new Metrics();
-  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
-  const store = new AlertStore(config.clickhouse, log);
-  const processor = new Processor({ config, detectors, bus, store, log, metrics, geo });
-  const server = config.metricsPort ? await serveMetrics(metrics, config.metricsPort, () => processor.isReady()) : undefined;
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping: finishing the batch, flushing, committing');
-    const force = setTimeout(() => {
-      log.error('graceful stop took longer than 30 s; exiting (uncommitted input is re-read on restart)');
-      process.exit(1);
-    }, 30_000);
-    force.unref();
-    await processor.stop();
-    await bus.close();
-    await store.close();
-    server?.close();
-    log.info('stopped');
-    log.flush?.();
-    setTimeout(() => process.exit(0), 50);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  await processor.start();
-}
-
-async function cmdMigrate(): Promise<void> {
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const store = new AlertStore(config.clickhouse, log);
-  try {
-    await store.ping();
-    const r = await store.migrate(365);
-    process.stdout.write(
-      `ClickHouse ${store.version.join('.')} at ${config.clickhouse.url}, database ${config.clickhouse.database}: ` +
-        `${r.applied.length ? `applied migrations ${r.applied.join(', ')}` : 'schema up to date'}` +
-        `${r.skipped.length ? `; skipped ${r.skipped.join(', ')} (server too old, retention falls back to dropping partitions)` : ''}\n`,
-    );
-  } finally {
-    await store.close();
-  }
-}
-
-async function cmdReplay(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string', short: 'o' }, quiet: { type: 'boolean', short: 'q' } } });
-  const path = positionals[0];
-  if (!path) throw new TokenwatchError('USAGE', 'replay needs an NDJSON file or - for stdin: tokenwatch replay events.ndjson [--out alerts.ndjson]');
-  const config = loadConfig(detectors, { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
-  const log = createLogger({ level: config.logLevel });
-  const geo = await openGeo(config, log);
-  const output = values.out ? createWriteStream(values.out) : process.stdout;
-  await replay({
-    config,
-    detectors,
-    log,
-    geo,
-    input: openInput(path),
-    output,
-    progress: values.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
-  });
-  if (values.out) await new Promise<void>((r) => (output as ReturnType<typeof createWriteStream>).end(r));
-}
-
-async function cmdFingerprint(): Promise<void> {
-  const key = process.env.TOKENWATCH_FP_KEY;
-  if (!key) throw new TokenwatchError('CONFIG_INVALID', 'TOKENWATCH_FP_KEY must be set to the shared tfp1 key (at least 16 bytes) to fingerprint a credential');
-  if (process.stdin.isTTY) process.stderr.write('credential (read from stdin, end with Ctrl-D): ');
-  const lines = (await readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines.length === 0) throw new TokenwatchError('USAGE', 'no credential on stdin: echo "$TOKEN" | tokenwatch fingerprint');
-  for (const l of lines) process.stdout.write(fingerprint(l, key) + '\n');
-}
-
-async function cmdBreakerReset(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { reason: { type: 'string' }, actor: { type: 'string' } } });
-  const reason = values.reason?.trim();
-  if (!reason) throw new TokenwatchError('USAGE', 'breaker-reset needs --reason "why revocations may resume" (it is recorded in ClickHouse)');
-  await withServices(async ({ config, bus, store, log }) => {
-    await bus.ensureTopics([controlTopicSpec(config.topics.control)]);
-    const previous = await readBreakerState(bus, config.topics.control, log);
-    const actor = values.actor ?? process.env.USER ?? 'cli';
-    const now = Date.now();
-    const producer = await bus.producer();
-    await producer.send([breakerResetRecord(config.topics.control, actor, reason, now)]);
-    await producer.close();
-    await store.insertAlerts([breakerResetRow(actor, reason, now, previous)]);
-    const was = previous?.state === 'open' ? `it was open since ${previous.at}: ${previous.reason}` : 'it was not open';
-    process.stdout.write(`breaker reset (${was}); closed record written to ${config.topics.control}, recorded in ${config.clickhouse.database}.alerts\n`);
-  });
-}
-
-async function cmdDenylistServer(): Promise<void> {
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const metrics = new Metrics();
-  if (!config.fpKey) log.warn('TOKENWATCH_FP_KEY is not set: Authorization / X-API-Key credentials cannot be fingerprinted; only X-Tokenwatch-* headers are checked');
-  const checker = createDenylistChecker({
-    brokers: config.kafka.brokers,
-    topic: config.topics.denylist,
-    fpKey: config.fpKey,
-    clientId: 'tokenwatch-bridge',
-    log: log.child({ component: 'bridge' }),
-    metrics,
-  });
-  const server = await serveBridge({ checker, host: config.bridge.host, port: config.bridge.port, metrics, log });
-  const bound = server.address() as AddressInfo;
-  log.info({ listen: `${config.bridge.host}:${bound.port}`, topic: config.topics.denylist }, 'denylist bridge listening; reading the denylist topic');
-  checker.ready.then(
-    () => log.info({ entries: checker.size }, 'denylist bridge ready'),
-    (e) => {
-      log.fatal({ err: describeError(e) }, 'denylist bridge cannot follow the denylist topic');
-      log.flush?.();
-      setTimeout(() => process.exit(1), 50);
-    },
-  );
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping the denylist bridge');
-    server.close();
-    await checker.close();
-    log.flush?.();
-    setTimeout(() => process.exit(0), 50);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-async function cmdConfig(): Promise<void> {
-  const config = loadConfig(detectors);
-  const shown = { ...config, fpKey: config.fpKey ? '[set]' : '[not set]', clickhouse: { ...config.clickhouse, password: config.clickhouse.password ? '[set]' : '' } };
-  process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
-}
-
+/** Runs one command; resolves to its exit code, or -1 for a server that keeps running. */
 export async function main(argv: string[]): Promise<number> {
   quietKnownWarnings();
   const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+  if (!command) {
+    process.stderr.write(`tokenwatch: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
   try {
-    switch (cmd) {
-      case 'run':
-        await cmdRun();
-        return -1;
-      case 'replay':
-        await cmdReplay(rest);
-        return 0;
-      case 'simulate':
-        await simulateCommand(rest);
-        return 0;
-      case 'migrate':
-        await cmdMigrate();
-        return 0;
-      case 'unrevoke':
-        await unrevoke(rest);
-        return 0;
-      case 'breaker-reset':
-        await cmdBreakerReset(rest);
-        return 0;
-      case 'denylist-server':
-        await cmdDenylistServer();
-        return -1;
-      case 'fingerprint':
-        await cmdFingerprint();
-        return 0;
-      case 'config':
-        await cmdConfig();
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        process.stderr.write(`tokenwatch: unknown command "${cmd}"\n\n${USAGE}`);
-        return 2;
-    }
+    await command.run(rest);
+    return command.serves ? -1 : 0;
   } catch (e) {
     const code = e instanceof TokenwatchError ? e.code : 'ERROR';
     process.stderr.write(`tokenwatch ${cmd}: ${describeError(e)}\n`);
     return code === 'USAGE' ? 2 : 1;
   }
 }
-
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''));
 if (isMain) {
   main(process.argv.slice(2)).then((code) => {

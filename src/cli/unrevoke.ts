@@ -4,16 +4,13 @@
  * in ClickHouse shows who lifted what and why.
  */
 import { parseArgs } from 'node:util';
-import { detectors } from '../../detectors/index.js';
-import { loadConfig, type Config } from '../config/index.js';
-import { createLogger, type Logger } from '../telemetry/log.js';
 import { TokenwatchError } from '../../schemas/errors.js';
-import { kafkaBus, type Bus } from '../io/kafka.js';
-import { AlertStore } from '../io/clickhouse.js';
 import type { AlertRow } from '../../schemas/alert.js';
 import { parseDenylistKey, REVOCATION_SCOPES, type RevocationScope } from '../../schemas/denylist.js';
 import { operationalAlert } from '../respond/alerts.js';
 import { excerpt } from '../ingest/guard.js';
+import { denylistTopicSpec } from '../pipeline/index.js';
+import { withServices } from './shared.js';
 
 /** Parses `<scope>:<id>`; throws USAGE naming what was expected (the input shown redacted). */
 export function parseRevocationKey(s: string | undefined): { scope: RevocationScope; id: string } {
@@ -42,26 +39,6 @@ export function unrevokeRow(key: string, reason: string, actor: string, nowMs: n
   });
 }
 
-/**
- * Runs an operator command against both services: validated config, Kafka and ClickHouse pinged,
- * schema migrated; everything closed afterwards.
- */
-export async function withServices<T>(fn: (s: { config: Config; bus: Bus; store: AlertStore; log: Logger }) => Promise<T>): Promise<T> {
-  const config = loadConfig(detectors);
-  const log = createLogger({ level: config.logLevel });
-  const bus = kafkaBus(config.kafka.brokers, config.kafka.clientId, log);
-  const store = new AlertStore(config.clickhouse, log);
-  try {
-    await bus.ping();
-    await store.ping();
-    await store.migrate(365);
-    return await fn({ config, bus, store, log });
-  } finally {
-    await bus.close();
-    await store.close();
-  }
-}
-
 export async function unrevoke(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -75,7 +52,7 @@ export async function unrevoke(args: string[]): Promise<void> {
   await withServices(async ({ config, bus, store }) => {
     // created compacted here too: a tombstone written before the processor ever ran must not
     // make Kafka auto-create the denylist as a plain (deleting) topic
-    await bus.ensureTopics([{ topic: config.topics.denylist, partitions: 3, compacted: true }]);
+    await bus.ensureTopics([denylistTopicSpec(config.topics.denylist)]);
     const producer = await bus.producer();
     await producer.send([{ topic: config.topics.denylist, key: key!, value: null }]);
     await producer.close();

@@ -2,5 +2,5 @@
 export { Processor } from './processor.js';
 export { BatchProcessor, type BatchOutput, type ProcessorDeps } from './batch.js';
 export { Rekeyer, routingKey } from './rekey.js';
-export { changelogTopic, repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
+export { changelogTopic, denylistTopicSpec, repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 export { replay, openInput, type ReplayOptions, type ReplaySummary } from './replay.js';

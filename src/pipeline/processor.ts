@@ -16,7 +16,7 @@ import { BreakerControl, controlTopicSpec } from '../respond/breaker-control.js'
 import { BatchProcessor, type BatchOutput, type ProcessorDeps } from './batch.js';
 import { Rekeyer } from './rekey.js';
 import { retrySink } from './retry.js';
-import { changelogTopic, repartitionTopic } from './topics.js';
+import { changelogTopic, denylistTopicSpec, repartitionTopic } from './topics.js';
 
 /** A one-at-a-time lock: batches and state flushes never interleave. */
 class Mutex {
@@ -76,7 +76,7 @@ export class Processor {
     await store.migrate(365);
     await bus.ensureTopics([
       { topic: config.topics.input, partitions: config.topics.inputPartitions },
-      { topic: config.topics.denylist, partitions: 3, compacted: true },
+      denylistTopicSpec(config.topics.denylist),
       { topic: config.topics.dlq, partitions: 1 },
       { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
       ...(config.rekey ? [{ topic: this.sourceTopic, partitions: config.topics.inputPartitions }] : []),
