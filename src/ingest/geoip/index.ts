@@ -26,7 +26,7 @@ import { isIPv4 } from 'node:net';
 import maxmind, { type Reader, type Response } from 'maxmind';
 import type { Location } from '../../detect/contract.js';
 import type { GeoLookup } from '../enrich.js';
-import { RESERVED_CIDRS } from '../net.js';
+import { isReservedAddr as isReserved, parseAddr, parseV4, parseV6, type Addr } from '../net.js';
 
 /** Setting (environment variable) naming the city database override. */
 export const CITY_DB_SETTING = 'TOKENWATCH_GEOIP_CITY_DB';
@@ -211,122 +211,6 @@ export function recordToAsn(rec: unknown): { asn: number; org?: string } | undef
   if (asn === undefined || asn <= 0 || !Number.isInteger(asn)) return undefined;
   const org = str(src.autonomous_system_organization);
   return org === undefined ? { asn } : { asn, org };
-}
-
-// ---------------------------------------------------------------------------------------------
-// addresses
-
-/** A validated client address: IPv4 (also from an IPv4-mapped IPv6 address) or IPv6. */
-type Addr = { v: 4; text: string; n: number } | { v: 6; text: string; w: Uint32Array };
-
-function parseV4(s: string): number {
-  let n = 0;
-  let part = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      n = n * 256 + part;
-      part = 0;
-    } else part = part * 10 + (c - 48);
-  }
-  return n * 256 + part;
-}
-
-const v4Text = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-
-/**
- * Parses an IPv6 address (no zone id) into four 32-bit words; undefined when it is not one.
- * Accepts `::` compression and a dotted IPv4 tail (`::ffff:1.2.3.4`).
- */
-function parseV6(s: string): Uint32Array | undefined {
-  const groups: number[] = [];
-  let gap = -1; // index in `groups` where `::` stands
-  let i = 0;
-  const n = s.length;
-  if (n < 2 || n > 45) return undefined;
-  if (s.charCodeAt(0) === 58) {
-    if (s.charCodeAt(1) !== 58) return undefined;
-    gap = 0;
-    i = 2;
-  }
-  while (i < n) {
-    // one group: hex digits, or a dotted IPv4 tail
-    let v = 0;
-    let digits = 0;
-    const from = i;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-      if (d < 0) break;
-      v = v * 16 + d;
-      digits++;
-    }
-    if (i < n && s.charCodeAt(i) === 46) {
-      const tail = s.slice(from);
-      if (!isIPv4(tail) || groups.length > 6) return undefined;
-      const x = parseV4(tail);
-      groups.push(x >>> 16, x & 0xffff);
-      i = n;
-      break;
-    }
-    if (digits === 0 || digits > 4) return undefined;
-    groups.push(v);
-    if (i === n) break;
-    if (s.charCodeAt(i) !== 58) return undefined;
-    i++;
-    if (i < n && s.charCodeAt(i) === 58) {
-      if (gap >= 0) return undefined;
-      gap = groups.length;
-      i++;
-    } else if (i === n) return undefined; // trailing single ':'
-  }
-  if (gap < 0 ? groups.length !== 8 : groups.length > 7) return undefined;
-  const w = new Uint32Array(4);
-  const fill = 8 - groups.length;
-  for (let g = 0, k = 0; g < 8; g++) {
-    const val = gap >= 0 && g >= gap && g < gap + fill ? 0 : groups[k++]!;
-    w[g >> 1] = g & 1 ? (w[g >> 1]! | val) >>> 0 : (val << 16) >>> 0;
-  }
-  return w;
-}
-
-/** RESERVED_CIDRS (src/ingest/net.ts) compiled for the numeric forms used here. */
-const RESERVED4: Array<[number, number]> = [];
-const RESERVED6: Array<{ w: Uint32Array; bits: number }> = [];
-for (const c of RESERVED_CIDRS) {
-  const [addr, len] = c.split('/') as [string, string];
-  const bits = Number(len);
-  if (isIPv4(addr)) {
-    const start = parseV4(addr);
-    RESERVED4.push([start, start + 2 ** (32 - bits) - 1]);
-  } else RESERVED6.push({ w: parseV6(addr)!, bits });
-}
-
-function inPrefix(w: Uint32Array, p: Uint32Array, bits: number): boolean {
-  for (let i = 0; i < 4 && bits > 0; i++, bits -= 32) {
-    const mask = bits >= 32 ? 0xffffffff : ~(0xffffffff >>> bits) >>> 0;
-    if (((w[i]! & mask) >>> 0) !== ((p[i]! & mask) >>> 0)) return false;
-  }
-  return true;
-}
-
-/** Same answer as isReservedIp (src/ingest/net.ts), on the parsed address, without re-parsing it. */
-function isReserved(a: Addr): boolean {
-  if (a.v === 4) return RESERVED4.some(([lo, hi]) => a.n >= lo && a.n <= hi);
-  return RESERVED6.some((r) => inPrefix(a.w, r.w, r.bits));
-}
-
-function parseAddr(ip: string): Addr | undefined {
-  if (isIPv4(ip)) return { v: 4, text: ip, n: parseV4(ip) };
-  const pct = ip.indexOf('%');
-  const bare = pct >= 0 ? ip.slice(0, pct) : ip;
-  const w = parseV6(bare);
-  if (!w) return undefined;
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
-    const n = w[3]!;
-    return { v: 4, text: v4Text(n), n };
-  }
-  return { v: 6, text: bare, w };
 }
 
 // ---------------------------------------------------------------------------------------------
