@@ -14,8 +14,8 @@
  * checking neighbours is enough: a non-adjacent impossible pair always has an impossible adjacent leg.
  */
 import { defineDetector, type EnrichedEvent, type Finding, type Revocation, type Severity, type SourceRef } from '../../src/detect/contract.js';
-import { haversineKm, logCap, logEvictBefore, logInsert, newSeenSet, newTimeLog, type SeenSet, type TimeLog } from '../../src/detect/primitives/core.js';
-import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/detect/primitives/travel.js';
+import { haversineKm, logCap, logEvictBefore, logInsert, newSeenSet, newTimeLog, type SeenSet, type TimeLog } from '../../src/detect/primitives/index.js';
+import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/detect/primitives/index.js';
 import { cases } from './cases.js';
 import { ImpossibleTravelConfigSchema, type ImpossibleTravelConfig } from './config.js';
 

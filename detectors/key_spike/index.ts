@@ -25,7 +25,7 @@
  */
 import type { DetectorCase, EnrichedEvent, Finding, Revocation, SourceRef, StepResult } from '../../src/detect/contract.js';
 import { defineDetector } from '../../src/detect/contract.js';
-import { mad, median } from '../../src/detect/primitives/core.js';
+import { mad, median } from '../../src/detect/primitives/index.js';
 import {
   addDistinctCapped,
   alphaForHalfLife,
@@ -35,7 +35,7 @@ import {
   fnv1a32,
   newEwma,
   type Ewma,
-} from '../../src/detect/primitives/spike.js';
+} from '../../src/detect/primitives/index.js';
 import { cases } from './cases.js';
 import { configSchema, type KeySpikeConfig } from './config.js';
 

@@ -20,7 +20,7 @@ import {
   logInsert,
   newTimeLog,
   type TimeLog,
-} from '../../src/detect/primitives/core.js';
+} from '../../src/detect/primitives/index.js';
 import { cases } from './cases.js';
 import { configSchema, type MultiIpReplayConfig } from './config.js';
 

@@ -7,7 +7,7 @@ import {
   ewmaUpdateZeros,
   fnv1a32,
   newEwma,
-} from '../../src/detect/primitives/spike.js';
+} from '../../src/detect/primitives/index.js';
 
 describe('EWMA with variance', () => {
   it('is an ordinary mean and population variance during warm-up', () => {

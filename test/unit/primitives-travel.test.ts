@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { haversineKm, logInsert, newSeenSet, newTimeLog } from '../../src/detect/primitives/core.js';
-import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/detect/primitives/travel.js';
+import { haversineKm, logInsert, newSeenSet, newTimeLog } from '../../src/detect/primitives/index.js';
+import { MAX_GREAT_CIRCLE_KM, logCompactRuns, logNeighbours, seenEvictBefore, seenWithin } from '../../src/detect/primitives/index.js';
 
 describe('logNeighbours', () => {
   it('finds the items just before (≤ t) and just after (> t), consistent with logInsert', () => {

@@ -1,13 +1,46 @@
 /**
- * Generic primitives that `src/primitives.ts` lacks, first needed by the impossible-travel detector:
- * time-neighbour lookup and run compaction over a `TimeLog`, and the largest great-circle distance.
- * Same rules as `primitives.ts`: plain JSON data, pure apart from mutating the structure handed in,
- * times are event-time ms.
+ * An event-time ordered log of values that tolerates out-of-order inserts, with the temporal-order
+ * lookups built on it (time neighbours, run compaction).
+ *
+ * Rules of every primitive: plain JSON data (the runtime writes it to the changelog), pure apart
+ * from mutating the structure handed in, times in event-time ms.
  */
-import type { SeenSet, TimeLog } from './core.js';
+/** An event-time ordered log of values; tolerates out-of-order inserts. */
+export interface TimeLog<T> {
+  /** ascending by `t`; ties keep arrival order */
+  items: Array<{ t: number; v: T }>;
+}
 
-/** Largest possible great-circle distance on the haversine sphere (half its circumference), km: ≈ 20 015. */
-export const MAX_GREAT_CIRCLE_KM = Math.PI * 6371.0088;
+export function newTimeLog<T>(): TimeLog<T> {
+  return { items: [] };
+}
+
+/** Inserts in event-time order (binary search, so a late event lands where it belongs). Returns its index. */
+export function logInsert<T>(log: TimeLog<T>, t: number, v: T): number {
+  const items = log.items;
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid]!.t <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  items.splice(lo, 0, { t, v });
+  return lo;
+}
+
+/** Drops items older than `minT` (exclusive bound: items with t < minT go). */
+export function logEvictBefore<T>(log: TimeLog<T>, minT: number): void {
+  const items = log.items;
+  let n = 0;
+  while (n < items.length && items[n]!.t < minT) n++;
+  if (n > 0) items.splice(0, n);
+}
+
+/** Keeps at most `max` newest items. */
+export function logCap<T>(log: TimeLog<T>, max: number): void {
+  if (log.items.length > max) log.items.splice(0, log.items.length - max);
+}
 
 /** The item just before (t' ≤ t) and just after (t' > t) an event time, with the insertion index. */
 export interface TimeNeighbours<T> {
@@ -59,24 +92,4 @@ export function logCompactRuns<T>(log: TimeLog<T>, same: (a: T, b: T) => boolean
   const dropped = items.length - kept.length;
   if (dropped > 0) items.splice(0, items.length, ...kept);
   return dropped;
-}
-
-/**
- * "Seen within": true when `key` was recorded in `s` no more than `withinMs` away from `t` (either
- * direction, so late events count). Otherwise records `key` at `t` (replacing a stale entry, which
- * moves it to the young end) and returns false. Bounded by `s.max` like `seenBefore`.
- */
-export function seenWithin(s: SeenSet, key: string, t: number, withinMs: number): boolean {
-  const prev = s.seen[key];
-  if (prev !== undefined && Math.abs(t - prev) <= withinMs) return true;
-  delete s.seen[key];
-  s.seen[key] = t;
-  const keys = Object.keys(s.seen);
-  if (keys.length > s.max) delete s.seen[keys[0]!];
-  return false;
-}
-
-/** Forgets entries recorded before `minT`. */
-export function seenEvictBefore(s: SeenSet, minT: number): void {
-  for (const [k, t] of Object.entries(s.seen)) if (t < minT) delete s.seen[k];
 }

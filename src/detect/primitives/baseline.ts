@@ -1,10 +1,23 @@
 /**
- * Generic primitives that `src/primitives.ts` lacks, first needed by the per-key rate-spike detector:
- * an exponentially weighted mean and variance of a per-step series (one observation per closed
- * bucket), bounded distinct samples for evidence, and a stable string hash for sharding plain-JSON
- * maps. Same rules as `primitives.ts`: plain JSON data, pure apart from mutating the structure
- * handed in.
+ * Robust baselines of a per-step series: median / MAD, and an exponentially weighted mean and
+ * variance (one observation per closed bucket).
+ *
+ * Rules of every primitive: plain JSON data (the runtime writes it to the changelog), pure apart
+ * from mutating the structure handed in, times in event-time ms.
  */
+/** Median of a numeric sample (0 for an empty one). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >>> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Median absolute deviation, scaled by 1.4826 so it estimates σ for normal data. */
+export function mad(xs: readonly number[], med = median(xs)): number {
+  if (xs.length === 0) return 0;
+  return 1.4826 * median(xs.map((x) => Math.abs(x - med)));
+}
 
 /**
  * Exponentially weighted mean and variance of a series, one observation per step (e.g. per minute).
@@ -65,24 +78,4 @@ export function ewmaUpdateZeros(e: Ewma, steps: number, alpha: number, maxSteps 
 /** Standard deviation of the series. */
 export function ewmaStd(e: Ewma): number {
   return Math.sqrt(e.var);
-}
-
-/**
- * Adds `v` to a list of distinct values kept to at most `cap` entries (first seen win). Returns true
- * when the list changed. For bounded evidence samples (IPs, countries, ASNs).
- */
-export function addDistinctCapped<T>(xs: T[], v: T, cap: number): boolean {
-  if (xs.length >= cap || xs.includes(v)) return false;
-  xs.push(v);
-  return true;
-}
-
-/** 32-bit FNV-1a hash of a string (UTF-16 code units): a stable shard index for plain-JSON maps. */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
