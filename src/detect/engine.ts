@@ -3,10 +3,15 @@
  * detector's keyed state and alias table. One engine per partition owner; the same engine runs
  * behind `tokenwatch run`, `tokenwatch replay` and the detector case tables, so all three agree.
  *
- * State per detector lives in a Map ordered by last use; it is bounded by `maxKeysPerDetector`
- * (oldest key evicted first, counted) and by event time (`stateTtlMs` after a key's last event).
+ * State per detector lives in a KeyedStore (src/state): bounded by `maxKeysPerDetector` (least
+ * recently used key evicted first, counted) and by event time (`stateTtlMs` after a key's last
+ * event); its changes go to the changelog through the codec there.
  */
 import type { Detector, EnrichedEvent, Finding } from './contract.js';
+import { KeyedStore } from '../state/store.js';
+import { decodeChange, takeChanges, type StateChange } from '../state/changelog.js';
+
+export type { StateChange };
 
 export interface EngineOptions {
   /** cap on tracked keys per detector; the least recently used key is evicted past it */
@@ -29,29 +34,10 @@ export interface DetectorFinding extends Finding {
   key: string;
 }
 
-interface Slot {
-  state: unknown;
-  lastTs: number;
-}
-
-interface DetectorSlots {
+export interface DetectorFinding extends Finding {
   detector: Detector;
-  config: unknown;
-  ttlMs: number;
-  states: Map<string, Slot>;
-  aliases: Map<string, { key: string; ts: number }>;
-  /** keys whose state changed since the last `takeChanges()` */
-  dirty: Set<string>;
-  /** aliases recorded since the last `takeChanges()` */
-  dirtyAliases: Set<string>;
-  /** the detector's read-only view of its alias table (made once) */
-  lookup: (alias: string) => string | undefined;
-}
-
-/** One changelog record: `s:<detector>:<key>` → state, `a:<detector>:<alias>` → alias; null = deleted. */
-export interface StateChange {
+  /** the state key the finding was made under */
   key: string;
-  value: string | null;
 }
 
 export interface EngineStats {
@@ -62,11 +48,17 @@ export interface EngineStats {
   keys: Record<string, number>;
 }
 
+interface DetectorSlots {
+  detector: Detector;
+  config: unknown;
+  ttlMs: number;
+  store: KeyedStore;
+}
+
 export class Engine {
   private readonly slots: DetectorSlots[];
   private readonly byId: Map<string, DetectorSlots>;
-  /** whether state changes are tracked for a changelog */
-  trackChanges = false;
+  private tracking = false;
   private watermark = Number.NEGATIVE_INFINITY;
   private lastSweep = Number.NEGATIVE_INFINITY;
   readonly stats: EngineStats = { events: 0, lateEvents: 0, evictedByCap: 0, evictedByTime: 0, keys: {} };
@@ -75,20 +67,23 @@ export class Engine {
     detectors: ReadonlyArray<{ detector: Detector; config: unknown }>,
     private readonly opts: EngineOptions = DEFAULT_ENGINE_OPTIONS,
   ) {
-    this.slots = detectors.map(({ detector, config }) => {
-      const aliases = new Map<string, { key: string; ts: number }>();
-      return {
-        detector,
-        config,
-        ttlMs: detector.stateTtlMs(config),
-        states: new Map(),
-        aliases,
-        dirty: new Set(),
-        dirtyAliases: new Set(),
-        lookup: (alias: string) => aliases.get(alias)?.key,
-      };
-    });
+    this.slots = detectors.map(({ detector, config }) => ({
+      detector,
+      config,
+      ttlMs: detector.stateTtlMs(config),
+      store: new KeyedStore(opts.maxKeysPerDetector, opts.maxAliasesPerDetector, this.stats),
+    }));
     this.byId = new Map(this.slots.map((s) => [s.detector.meta.id, s]));
+  }
+
+  /** Whether state changes are tracked for a changelog. */
+  get trackChanges(): boolean {
+    return this.tracking;
+  }
+
+  set trackChanges(on: boolean) {
+    this.tracking = on;
+    for (const s of this.slots) s.store.trackChanges = on;
   }
 
   get watermarkMs(): number {
@@ -102,26 +97,13 @@ export class Engine {
     if (event.ts > this.watermark) this.watermark = event.ts;
     const out: DetectorFinding[] = [];
     for (const s of this.slots) {
-      const keys = s.detector.keys(event, s.config, s.lookup);
+      const { store } = s;
+      const keys = s.detector.keys(event, s.config, store.lookup);
       for (const key of keys) {
-        const slot = s.states.get(key);
+        const slot = store.get(key);
         const res = s.detector.step(slot?.state, event, { config: s.config, key, watermarkMs: this.watermark });
-        if (slot) s.states.delete(key);
-        if (this.trackChanges && (slot || res.state !== undefined)) s.dirty.add(key);
-        if (res.state !== undefined) {
-          s.states.set(key, { state: res.state, lastTs: Math.max(slot?.lastTs ?? event.ts, event.ts) });
-          if (s.states.size > this.opts.maxKeysPerDetector) this.evictStates(s);
-        }
-        if (res.aliases) {
-          for (const [alias, target] of Object.entries(res.aliases)) {
-            const had = s.aliases.get(alias);
-            if (had?.key === target && had.ts >= event.ts) continue;
-            s.aliases.delete(alias);
-            s.aliases.set(alias, { key: target, ts: Math.max(event.ts, had?.ts ?? 0) });
-            if (this.trackChanges) s.dirtyAliases.add(alias);
-            if (s.aliases.size > this.opts.maxAliasesPerDetector) this.evictAliases(s);
-          }
-        }
+        store.put(key, slot, res.state, event.ts);
+        if (res.aliases) for (const [alias, target] of Object.entries(res.aliases)) store.putAlias(alias, target, event.ts);
         for (const f of res.findings) out.push({ ...f, detector: s.detector, key });
       }
     }
@@ -129,49 +111,11 @@ export class Engine {
     return out;
   }
 
-  /**
-   * Evicts the least recently used keys down to 99 % of the cap in one pass. One key per insert
-   * would rescan the deleted entries at the front of the Map every time (quadratic at the cap).
-   */
-  private evictStates(s: DetectorSlots): void {
-    let excess = s.states.size - Math.floor(this.opts.maxKeysPerDetector * 0.99);
-    for (const k of s.states.keys()) {
-      if (excess-- <= 0) break;
-      s.states.delete(k);
-      if (this.trackChanges) s.dirty.add(k);
-      this.stats.evictedByCap++;
-    }
-  }
-
-  private evictAliases(s: DetectorSlots): void {
-    let excess = s.aliases.size - Math.floor(this.opts.maxAliasesPerDetector * 0.99);
-    for (const a of s.aliases.keys()) {
-      if (excess-- <= 0) break;
-      s.aliases.delete(a);
-      if (this.trackChanges) s.dirtyAliases.add(a);
-    }
-  }
-
-  /** Drops keys whose last event is older than their detector's state TTL (event time). */
+  /** Drops keys whose last event is older than their detector's state TTL (event time), once per event-time minute. */
   private maybeSweep(): void {
     if (this.watermark - this.lastSweep < 60_000) return;
     this.lastSweep = this.watermark;
-    for (const s of this.slots) {
-      const horizon = this.watermark - s.ttlMs - this.opts.allowedLatenessMs;
-      for (const [k, slot] of s.states) {
-        if (slot.lastTs < horizon) {
-          s.states.delete(k);
-          if (this.trackChanges) s.dirty.add(k);
-          this.stats.evictedByTime++;
-        }
-      }
-      for (const [a, v] of s.aliases) {
-        if (v.ts < horizon) {
-          s.aliases.delete(a);
-          if (this.trackChanges) s.dirtyAliases.add(a);
-        }
-      }
-    }
+    for (const s of this.slots) s.store.sweep(this.watermark - s.ttlMs - this.opts.allowedLatenessMs);
   }
 
   /**
@@ -180,25 +124,13 @@ export class Engine {
    */
   takeChanges(): StateChange[] {
     const out: StateChange[] = [];
-    for (const s of this.slots) {
-      const id = s.detector.meta.id;
-      for (const k of s.dirty) {
-        const slot = s.states.get(k);
-        out.push({ key: `s:${id}:${k}`, value: slot ? JSON.stringify({ t: slot.lastTs, s: slot.state }) : null });
-      }
-      for (const a of s.dirtyAliases) {
-        const v = s.aliases.get(a);
-        out.push({ key: `a:${id}:${a}`, value: v ? JSON.stringify({ k: v.key, t: v.ts }) : null });
-      }
-      s.dirty.clear();
-      s.dirtyAliases.clear();
-    }
+    for (const s of this.slots) takeChanges(s.detector.meta.id, s.store, out);
     return out;
   }
 
   /** Whether any state changed since the last `takeChanges()`. */
   hasChanges(): boolean {
-    return this.slots.some((s) => s.dirty.size > 0 || s.dirtyAliases.size > 0);
+    return this.slots.some((s) => s.store.hasChanges());
   }
 
   /**
@@ -206,35 +138,19 @@ export class Engine {
    * `keepLocal`, keys changed locally since the last flush keep their newer local state.
    */
   applyChange(key: string, value: string | null, keepLocal = false): void {
-    const kind = key.slice(0, 2);
-    const rest = key.slice(2);
-    const sep = rest.indexOf(':');
-    if (sep < 0 || (kind !== 's:' && kind !== 'a:')) return;
-    const s = this.byId.get(rest.slice(0, sep));
-    if (!s) return;
-    const k = rest.slice(sep + 1);
-    if (kind === 's:') {
-      if (keepLocal && s.dirty.has(k)) return;
-      s.states.delete(k);
-      if (value !== null) {
-        const v = JSON.parse(value) as { t: number; s: unknown };
-        s.states.set(k, { state: v.s, lastTs: v.t });
-        if (v.t > this.watermark) this.watermark = v.t;
-      }
-    } else {
-      if (keepLocal && s.dirtyAliases.has(k)) return;
-      s.aliases.delete(k);
-      if (value !== null) {
-        const v = JSON.parse(value) as { k: string; t: number };
-        s.aliases.set(k, { key: v.k, ts: v.t });
-      }
-    }
+    const c = decodeChange(key, value);
+    const s = c && this.byId.get(c.detectorId);
+    if (!c || !s) return;
+    if (c.kind === 'state') {
+      s.store.restoreState(c.key, c.slot, keepLocal);
+      if (c.slot && !(keepLocal && s.store.dirty.has(c.key)) && c.slot.lastTs > this.watermark) this.watermark = c.slot.lastTs;
+    } else s.store.restoreAlias(c.alias, c.entry, keepLocal);
   }
 
   /** Number of tracked keys per detector id. */
   keyCounts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const s of this.slots) out[s.detector.meta.id] = s.states.size;
+    for (const s of this.slots) out[s.detector.meta.id] = s.store.states.size;
     return out;
   }
 }
