@@ -5,7 +5,7 @@
 import { type EnrichedEvent } from '../../src/detect/contract.js';
 import { addDistinctCapped } from '../../src/detect/primitives/index.js';
 import { type KeySpikeConfig } from './config.js';
-import { MAX_ROUTE_CHARS, MINUTE_MS, SAMPLE_IDS, SAMPLE_VALUES, Sample, TenantMinute } from './state.js';
+import { MAX_ROUTE_CHARS, MINUTE_MS, SAMPLE_IDS, SAMPLE_VALUES, Sample, TenantMinute, newSample } from './state.js';
 
 export const minuteOf = (t: number): number => Math.floor(t / MINUTE_MS) * MINUTE_MS;
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -39,7 +39,6 @@ export function countBefore(open: ReadonlyArray<{ m: number }>, t: number): numb
   return n;
 }
 
-export const newSample = (): Sample => ({ ids: [], src: [], ips: [], countries: [], asns: [] });
 
 export function hasSample(open: readonly TenantMinute[]): boolean {
   for (const o of open) if (o.s !== undefined) return true;

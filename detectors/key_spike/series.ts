@@ -5,8 +5,8 @@
 import { type EnrichedEvent, type StepResult } from '../../src/detect/contract.js';
 import { alphaForHalfLife, ewmaStd, ewmaUpdate, ewmaUpdateZeros, newEwma } from '../../src/detect/primitives/index.js';
 import { type KeySpikeConfig } from './config.js';
-import { HOT_CLIP_SPREADS, KeySpikeState, KeyState, MINUTE_MS, STATE_LAYOUT, Series } from './state.js';
-import { cloneSample, countBefore, keyIdentity, minuteOf, newSample, normaliseRoute, openAt, openInsert, sampleAdd, threshold, thresholdValue } from './minutes.js';
+import { HOT_CLIP_SPREADS, KeySpikeState, KeyState, MINUTE_MS, STATE_LAYOUT, Series, newSample } from './state.js';
+import { cloneSample, countBefore, keyIdentity, minuteOf, normaliseRoute, openAt, openInsert, sampleAdd, threshold, thresholdValue } from './minutes.js';
 import { Judgement, buildFinding } from './finding.js';
 
 export function newSeries(minute: number, ts: number): Series {

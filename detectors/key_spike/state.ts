@@ -4,7 +4,6 @@
  */
 import { type SourceRef } from '../../src/detect/contract.js';
 import { type Ewma } from '../../src/detect/primitives/index.js';
-import { newSample } from './minutes.js';
 
 export const DETECTOR_ID = 'key_spike';
 
@@ -41,6 +40,9 @@ export interface Sample {
   countries: string[];
   asns: number[];
 }
+
+/** An empty evidence sample. */
+export const newSample = (): Sample => ({ ids: [], src: [], ips: [], countries: [], asns: [] });
 
 /**
  * One open (not yet folded) minute of a series: its count and evidence sample. Plain JSON.
