@@ -47,3 +47,8 @@ export function parseDenylistKey(s: string | undefined): { scope: RevocationScop
   if (!m || !scope || !REVOCATION_SCOPES.includes(scope) || !m[2]!.trim()) return undefined;
   return { scope, id: m[2]! };
 }
+
+/** The denylist topic as tokenwatch creates it: compacted, so the latest record of a key is the state. */
+export function denylistTopicSpec(topic: string): { topic: string; partitions: number; compacted: true } {
+  return { topic, partitions: 3, compacted: true };
+}

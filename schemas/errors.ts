@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   DETECTOR_FAILED: { retriable: false },
   /** a command was used wrongly */
   USAGE: { retriable: false },
+  /** a compressed record batch could not be encoded or decoded: an outage to surface, not bad input */
+  CODEC_FAILED: { retriable: false },
+  /** a consumer stopped and its client will not restart it: the process must not look alive */
+  CONSUMER_CRASHED: { retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -5,11 +5,12 @@
  * once: never stored, never logged.
  */
 import type { Bus, BusMessage } from '../io/bus.js';
-import { kafkaBus } from '../io/kafka.js';
+import { crashFix, kafkaBus } from '../io/kafka.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { fingerprint } from '../../schemas/fingerprint.js';
-import { TokenwatchError } from '../../schemas/errors.js';
+import { describeError, TokenwatchError } from '../../schemas/errors.js';
+import { denylistTopicSpec } from '../../schemas/denylist.js';
 import { DenylistStore, type CheckQuery, type CheckResult } from './store.js';
 import { TopicFollower } from '../io/follower.js';
 
@@ -59,6 +60,8 @@ export interface DenylistChecker {
   /** resolves once the whole topic was read (checks before that see a partial denylist) */
   readonly ready: Promise<void>;
   isReady(): boolean;
+  /** rejects with CONSUMER_CRASHED when the follower stopped for good (the denylist no longer updates) */
+  readonly dead: Promise<never>;
   /** synchronous, in-memory: deny when any identifier of the request is revoked */
   check(input: CheckInput): CheckResult;
   /** active entries */
@@ -127,6 +130,7 @@ const M = {
   lag: ['tokenwatch_bridge_lag', 'denylist records behind the topic end'],
   applyDelay: ['tokenwatch_bridge_apply_delay_ms', 'time from a record being published to it being applied (last record)'],
   unfingerprinted: ['tokenwatch_bridge_unfingerprinted_total', 'raw credentials that could not be fingerprinted (TOKENWATCH_FP_KEY not set)'],
+  crashes: ['tokenwatch_bridge_follower_crashes_total', 'crashes of the denylist follower, by whether the client restarts it'],
 } as const;
 
 /**
@@ -172,7 +176,17 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
     if (Number.isFinite(published)) metrics.set(M.applyDelay[0], M.applyDelay[1], {}, Math.max(0, t - published));
   };
 
-  const follower = new TopicFollower({ bus, topic, groupPrefix: 'tokenwatch-bridge', log, onMessage });
+  let failDead!: (e: Error) => void;
+  const dead = new Promise<never>((_, reject) => {
+    failDead = reject;
+  });
+  dead.catch(() => undefined);
+  const onCrash = (err: Error, restart: boolean) => {
+    metrics.inc(M.crashes[0], M.crashes[1], { restart: String(restart) });
+    metrics.set(M.ready[0], M.ready[1], {}, 0);
+    if (!restart) failDead(new TokenwatchError('CONSUMER_CRASHED', `the denylist follower stopped and will not restart: ${describeError(err)} — fix: ${crashFix(err)}`, { cause: err }));
+  };
+  const follower = new TopicFollower({ bus, topic, groupPrefix: 'tokenwatch-bridge', log, onMessage, onCrash });
   metrics.set(M.ready[0], M.ready[1], {}, 0);
   publishGauges();
 
@@ -185,7 +199,7 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
   const ready = (async () => {
     await bus.ping();
     // created compacted when the bridge runs before the processor (same spec as `tokenwatch run`)
-    await bus.ensureTopics([{ topic, partitions: 3, compacted: true }]);
+    await bus.ensureTopics([denylistTopicSpec(topic)]);
     await follower.start();
     await follower.caughtUp;
     metrics.set(M.ready[0], M.ready[1], {}, 1);
@@ -195,7 +209,9 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
 
   return {
     ready,
-    isReady: () => follower.isCaughtUp(),
+    dead,
+    // fail closed: before catch-up, and whenever the follower is not reading (crashed or gone)
+    isReady: () => follower.isCaughtUp() && follower.isAlive(),
     get size() {
       return store.size;
     },

@@ -31,6 +31,12 @@ export async function cmdDenylistServer(_args: string[] = []): Promise<void> {
       setTimeout(() => process.exit(1), 50);
     },
   );
+  // a dead follower no longer sees revocations: exit (the server already answers 503, fail closed)
+  checker.dead.catch((e) => {
+    log.fatal({ err: describeError(e) }, 'denylist follower stopped and will not restart; exiting');
+    log.flush?.();
+    setTimeout(() => process.exit(1), 50);
+  });
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -37,5 +37,14 @@ export async function cmdRun(_args: string[] = []): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // a consumer gone for good: the process must not look alive (the last log line names cause and fix)
+  processor.health.failed.catch(async () => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.race([processor.stop(), new Promise((r) => setTimeout(r, 5_000))]);
+    await bus.close().catch(() => undefined);
+    log.flush?.();
+    setTimeout(() => process.exit(1), 50);
+  });
   await processor.start();
 }

@@ -90,6 +90,12 @@ const stringOrUri = (raw: string) => {
   return raw;
 };
 
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+const codec = (raw: string) => {
+  const c = raw.toLowerCase() as (typeof CODECS)[number];
+  return CODECS.includes(c) ? c : expected(`one of ${CODECS.join(', ')}`);
+};
+
 /** `host:port`, `[v6]:port`; port 0 picks a free one. */
 const listen = (raw: string) => {
   const m = raw.match(/^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/) ?? raw.match(/^([A-Za-z0-9._-]+):(\d{1,5})$/);
@@ -156,6 +162,16 @@ export const EnvSchema = z.object({
     { secret: true },
   ),
   TOKENWATCH_BRIDGE_LISTEN: envVar('host:port of `tokenwatch denylist-server` (GET /v1/check, /healthz, /readyz, /metrics)', '127.0.0.1:8089', listen),
+  TOKENWATCH_COMPRESSION: envVar(
+    'record-batch compression of our internal topics (state changelog, repartition): none, gzip, snappy, lz4 or zstd',
+    'zstd',
+    codec,
+  ),
+  TOKENWATCH_OUTPUT_COMPRESSION: envVar(
+    'record-batch compression of what gateways and other tools read (denylist, DLQ, SETs, control): none, gzip, snappy, lz4 or zstd',
+    'none',
+    codec,
+  ),
   LOG_LEVEL: envVar('pino log level', 'info', (raw) =>
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(raw) ? raw : expected('one of fatal, error, warn, info, debug, trace, silent'),
   ),

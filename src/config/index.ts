@@ -41,6 +41,8 @@ export interface Config {
   instanceId: string;
   maxKeysPerDetector: number;
   logLevel: string;
+  /** record-batch compression of our producers */
+  compression: { internal: Env['TOKENWATCH_COMPRESSION']; output: Env['TOKENWATCH_OUTPUT_COMPRESSION'] };
   geoip: { cityDbPath?: string; asnDbPath?: string };
   response: ResponseConfig;
   network: NetworkConfig;
@@ -143,6 +145,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     instanceId: e.TOKENWATCH_INSTANCE_ID,
     maxKeysPerDetector: e.TOKENWATCH_MAX_KEYS_PER_DETECTOR,
     logLevel: e.LOG_LEVEL,
+    compression: { internal: e.TOKENWATCH_COMPRESSION, output: e.TOKENWATCH_OUTPUT_COMPRESSION },
     geoip: { cityDbPath: e.TOKENWATCH_GEOIP_CITY_DB, asnDbPath: e.TOKENWATCH_GEOIP_ASN_DB },
     response: file.response,
     network,

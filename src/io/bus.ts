@@ -42,6 +42,11 @@ export interface TopicSpec {
   config?: Record<string, string>;
 }
 
+export interface ProducerOptions {
+  /** record-batch compression: none, gzip, snappy, lz4 or zstd (default none) */
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+}
+
 export interface BusProducer {
   /** sends and waits for acknowledgement from all in-sync replicas */
   send(records: BusRecord[]): Promise<void>;
@@ -58,6 +63,7 @@ export interface BusConsumer {
   commit(topic: string, partition: number, nextOffset: string): Promise<void>;
   /** called with the partitions assigned after each rebalance */
   onAssignment(cb: (assigned: Array<{ topic: string; partition: number }>) => void): void;
+  /** called when the consumer crashed; `willRestart` says whether the client restarts it by itself */
   onCrash(cb: (err: Error, willRestart: boolean) => void): void;
   stop(): Promise<void>;
 }
@@ -71,14 +77,14 @@ export interface BusTxProducer {
 
 export interface Bus {
   ping(): Promise<void>;
-  transactionalProducer(transactionalId: string): Promise<BusTxProducer>;
+  transactionalProducer(transactionalId: string, opts?: ProducerOptions): Promise<BusTxProducer>;
   /**
    * Reads a topic from the beginning up to its end at call time (read_committed), calling `onRecord`
    * in offset order per partition. Used to restore state from a changelog.
    */
   readToEnd(topic: string, onRecord: (r: { key: string | null; value: string | null; partition: number }) => void): Promise<number>;
   ensureTopics(specs: TopicSpec[]): Promise<void>;
-  producer(): Promise<BusProducer>;
+  producer(opts?: ProducerOptions): Promise<BusProducer>;
   consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number }): BusConsumer;
   /** committed offsets of a group for a topic: partition -> next offset ('-1' when none) */
   committedOffsets(groupId: string, topic: string): Promise<Record<number, string>>;

@@ -26,6 +26,8 @@ export interface FollowerOptions {
    * can hold nothing deliverable (transaction markers, records removed by compaction). Default 1500.
    */
   idleCatchUpMs?: number;
+  /** told of every consumer crash (`restart`: whether the client restarts the consumer itself) */
+  onCrash?(err: Error, restart: boolean): void;
 }
 
 export class TopicFollower {
@@ -38,6 +40,10 @@ export class TopicFollower {
   private idleTimer?: NodeJS.Timeout;
   private caught = false;
   private stopped = false;
+  /** the crash that ended following (the client will not restart the consumer) */
+  private deadBy?: Error;
+  /** crashed, waiting for the client's restart to be assigned partitions again */
+  private restarting = false;
   private resolveCaughtUp!: () => void;
   private rejectCaughtUp!: (e: unknown) => void;
   /** resolves once caught up; rejects when following cannot start */
@@ -55,6 +61,16 @@ export class TopicFollower {
 
   isCaughtUp(): boolean {
     return this.caught;
+  }
+
+  /** Whether the follower is still reading: not crashed since its last assignment, not dead. */
+  isAlive(): boolean {
+    return !this.restarting && this.deadBy === undefined && !this.stopped;
+  }
+
+  /** The crash that ended following, if any. */
+  get dead(): Error | undefined {
+    return this.deadBy;
   }
 
   /** Messages behind the partitions' high watermarks, as last seen. */
@@ -79,13 +95,20 @@ export class TopicFollower {
       const consumer = bus.consumer(this.groupId, { maxWaitMs: 100 });
       this.consumer = consumer;
       consumer.onAssignment(() => {
+        this.restarting = false;
         this.joinedAt = Date.now();
         this.lastActivity = this.joinedAt;
         if (this.pending.size === 0) this.markCaughtUp('empty');
       });
       consumer.onCrash((err, restart) => {
         log.error({ err: describeError(err), restart, topic }, 'follower consumer crashed');
-        if (!restart && !this.caught) this.rejectCaughtUp(err);
+        this.opts.onCrash?.(err, restart);
+        if (restart) {
+          this.restarting = true;
+          return;
+        }
+        this.deadBy = err;
+        if (!this.caught) this.rejectCaughtUp(err);
       });
       const idleMs = this.opts.idleCatchUpMs ?? 1_500;
       this.idleTimer = setInterval(() => {

@@ -5,6 +5,7 @@ import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Consumer, type Pro
 import type { Logger } from '../telemetry/log.js';
 import { TokenwatchError } from '../../schemas/errors.js';
 import type { Bus, BusProducer, BusRecord } from './bus.js';
+import { compressionType, registerCodecs } from './codecs.js';
 
 export type { Bus, BusBatch, BusConsumer, BusMessage, BusProducer, BusRecord, BusTxProducer, TopicSpec } from './bus.js';
 
@@ -71,12 +72,32 @@ async function withRetry<T>(fn: () => Promise<T>, attempts: number): Promise<T> 
   }
 }
 
+/**
+ * What to do about a consumer crash, from the error's kind (kafkajs error names, never the
+ * message's secrets): secret-free, for the last log line of a process that exits.
+ */
+export function crashFix(err: unknown): string {
+  const e = err as { name?: string; message?: string; code?: string; retriable?: boolean } | undefined;
+  const text = `${e?.name ?? ''} ${e?.code ?? ''} ${e?.message ?? ''}`;
+  if (/compression|codec|CODEC_FAILED/i.test(text)) {
+    return 'a record batch uses a compression codec that could not be decoded; tokenwatch decodes gzip, snappy, lz4 and zstd (src/io/codecs.ts) — check the producer\'s codec settings (e.g. compression.codec of a librdkafka shipper) and that npm ci installed the codec packages';
+  }
+  if (/KafkaJSNumberOfRetriesExceeded|KafkaJSConnectionError|ECONNREFUSED|KafkaJSBrokerNotFound/.test(text)) {
+    return 'Kafka was unreachable for longer than the client retries: check KAFKA_BROKERS and the brokers, then restart (uncommitted input is read again)';
+  }
+  if (/GROUP_AUTHORIZATION|TOPIC_AUTHORIZATION|SASL|authoriz/i.test(text)) {
+    return 'Kafka refused access: grant the consumer group and topics to this client, then restart';
+  }
+  return 'restart tokenwatch; uncommitted input is read again and nothing is lost — if it happens again, the error above names the cause';
+}
+
 /** A failed write of ours: retriable (the pipeline retries it with backoff while the partition waits). */
 function sinkError(what: string, e: unknown): TokenwatchError {
   return new TokenwatchError('SINK_WRITE_FAILED', `${what} failed: ${(e as Error).message ?? String(e)}`, { cause: e });
 }
 
 export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus {
+  registerCodecs();
   const kafka = new Kafka({
     clientId,
     brokers,
@@ -124,7 +145,8 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       });
     },
 
-    async producer() {
+    async producer(opts = {}) {
+      const compression = compressionType(opts.compression ?? 'none');
       const p: Producer = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -134,7 +156,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       const bp: BusProducer = {
         async send(records) {
           try {
-            for (const chunk of chunkRecords(records)) await p.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
+            for (const chunk of chunkRecords(records)) await p.sendBatch({ acks: -1, compression, topicMessages: topicMessages(chunk) });
           } catch (e) {
             throw sinkError(`Kafka send of ${records.length} record(s)`, e);
           }
@@ -147,7 +169,8 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       return bp;
     },
 
-    async transactionalProducer(transactionalId) {
+    async transactionalProducer(transactionalId, opts = {}) {
+      const compression = compressionType(opts.compression ?? 'none');
       const p: Producer = kafka.producer({
         transactionalId,
         idempotent: true,
@@ -161,7 +184,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         async commit(records, offsets) {
           const tx = await p.transaction();
           try {
-            for (const chunk of chunkRecords(records)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
+            for (const chunk of chunkRecords(records)) await tx.sendBatch({ compression, topicMessages: topicMessages(chunk) });
             const parts = Object.entries(offsets.partitions).map(([partition, offset]) => ({ partition: Number(partition), offset }));
             if (parts.length) {
               await tx.sendOffsets({ consumerGroupId: offsets.groupId, topics: [{ topic: offsets.topic, partitions: parts }] });

@@ -14,6 +14,7 @@ import { describeError } from '../../schemas/errors.js';
 import { setTopicSpecs } from '../respond/set.js';
 import { BreakerControl, controlTopicSpec } from '../respond/breaker-control.js';
 import { BatchProcessor, type BatchOutput, type ProcessorDeps } from './batch.js';
+import { ConsumerHealth } from './health.js';
 import { Rekeyer } from './rekey.js';
 import { retrySink } from './retry.js';
 import { changelogTopic, denylistTopicSpec, repartitionTopic } from './topics.js';
@@ -53,16 +54,19 @@ export class Processor {
   private readonly sourceTopic: string;
   private readonly sourceGroup: string;
   private rekeyer?: Rekeyer;
+  /** crashes of our consumers: readiness, and the failure that ends `tokenwatch run` */
+  readonly health: ConsumerHealth;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.core = new BatchProcessor(deps);
+    this.health = new ConsumerHealth(deps.log, deps.metrics);
     this.changelog = changelogTopic(deps.config.groupId);
     this.sourceTopic = deps.config.rekey ? repartitionTopic(deps.config.groupId) : deps.config.topics.input;
     this.sourceGroup = deps.config.rekey ? `${deps.config.groupId}.detect` : deps.config.groupId;
   }
 
   isReady(): boolean {
-    return this.ready && !this.stopping;
+    return this.ready && !this.stopping && this.health.healthy;
   }
 
   /**
@@ -89,7 +93,7 @@ export class Processor {
     // A stable transactional id: initialising it fences a killed predecessor of this instance and
     // aborts its open state transaction, so the restore below cannot stop short of state committed
     // after it (an open transaction holds the read_committed end back).
-    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${config.instanceId}`);
+    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${config.instanceId}`, { compression: config.compression.internal });
     const engine = this.core.engine(config.topics.input, 0);
     engine.trackChanges = true;
     const t0 = performance.now();
@@ -97,7 +101,7 @@ export class Processor {
     const restoreMs = Math.round(performance.now() - t0);
     metrics.set('tokenwatch_state_restore_seconds', 'time the last state restore took', {}, restoreMs / 1000);
     log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
-    this.producer = await bus.producer();
+    this.producer = await bus.producer({ compression: config.compression.output });
     this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
     this.consumer.onAssignment((assigned) => {
       const mine = new Set(assigned.filter((a) => a.topic === this.sourceTopic).map((a) => a.partition));
@@ -108,7 +112,7 @@ export class Processor {
       this.ready = true;
       log.info({ partitions: [...mine] }, 'partitions assigned');
     });
-    this.consumer.onCrash((err, restart) => log.error({ err: describeError(err), restart }, 'consumer crashed'));
+    this.health.watch(this.consumer, 'detect');
     this.timer = setInterval(() => {
       if (Object.keys(this.pendingOffsets).length && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
         void this.lock.run(async () => void this.flushState().catch((e) => log.warn({ err: describeError(e) }, 'state flush failed'))).catch(() => undefined);
@@ -117,8 +121,8 @@ export class Processor {
     this.timer.unref();
     log.info({ input: config.topics.input, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
     if (config.rekey) {
-      this.rekeyer = new Rekeyer(this.deps);
-      void this.rekeyer.start().catch((e) => log.error({ err: describeError(e) }, 're-keying stage failed'));
+      this.rekeyer = new Rekeyer(this.deps, this.health);
+      void this.rekeyer.start().catch((e) => this.health.fatal('rekey', e));
     }
     await this.consumer.run([this.sourceTopic], true, (b) => this.lock.run(() => this.handleBatch(b)));
   }

@@ -5,6 +5,7 @@
 import { rekeyKey } from '../../schemas/keys.js';
 import type { BusConsumer, BusProducer, BusRecord } from '../io/bus.js';
 import type { ProcessorDeps } from './batch.js';
+import type { ConsumerHealth } from './health.js';
 import { retrySink } from './retry.js';
 import { repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 
@@ -29,13 +30,17 @@ export class Rekeyer {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
 
-  constructor(private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics'>) {}
+  constructor(
+    private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics'>,
+    private readonly health?: ConsumerHealth,
+  ) {}
 
   async start(): Promise<void> {
     const { config, bus, log, metrics } = this.deps;
     const target = repartitionTopic(config.groupId);
-    this.producer = await bus.producer();
+    this.producer = await bus.producer({ compression: config.compression.internal });
     this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
+    this.health?.watch(this.consumer, 'rekey');
     log.info({ input: config.topics.input, repartition: target }, 're-keying the input');
     await this.consumer.run([config.topics.input], true, async (b) => {
       const records: BusRecord[] = b.messages.map((m) => ({
