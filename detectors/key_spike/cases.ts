@@ -202,6 +202,28 @@ export const cases: KeySpikeCase[] = [
     attackStartSec: 600,
   },
   {
+    name: 'key ids, tenants and routes that name Object.prototype members (__proto__, constructor, toString) are ordinary keys: a flood fires',
+    kind: 'fires',
+    events: new CaseEvents()
+      .steady({ keyId: '__proto__', tenant: 'constructor' }, 20, 10)
+      .steady({ keyId: '__proto__', tenant: 'constructor', ips: ['185.220.101.4', '45.155.205.17'] }, 200, 2, 10)
+      .steady({ keyId: 'toString', route: 'constructor', tag: 'ts' }, 2, 11)
+      .build(),
+    expect: [{ severity: 'high', trigger: '__proto__.m10.100', revokes: ['api_key:__proto__'], summaryIncludes: 'API key __proto__ (tenant constructor)' }],
+    attackStartSec: 600,
+  },
+  {
+    name: 'a route named like an Object.prototype member (toString) spikes: key × route finding',
+    kind: 'fires',
+    events: new CaseEvents()
+      .steady({ keyId: 'hasOwnProperty', route: '/v1/orders' }, 100, 11)
+      .steady({ keyId: 'hasOwnProperty', route: 'toString', tag: 'hx' }, 2, 10)
+      .steady({ keyId: 'hasOwnProperty', route: 'toString', tag: 'hx', ips: ['45.155.205.17'] }, 80, 1, 10)
+      .build(),
+    expect: [{ severity: 'high', trigger: 'hx.m10.60', revokes: ['api_key:hasOwnProperty'], summaryIncludes: 'on toString' }],
+    attackStartSec: 600,
+  },
+  {
     name: 'late events (within the 30 s lateness) land in their own minute and push it over the threshold',
     kind: 'fires',
     events: new CaseEvents()

@@ -3,7 +3,7 @@
  * judges an established key.
  */
 import { type EnrichedEvent, type StepResult } from '../../src/detect/contract.js';
-import { alphaForHalfLife, ewmaStd, ewmaUpdate, ewmaUpdateZeros, newEwma } from '../../src/detect/primitives/index.js';
+import { alphaForHalfLife, dictDelete, dictGet, dictSet, ewmaStd, ewmaUpdate, ewmaUpdateZeros, newEwma } from '../../src/detect/primitives/index.js';
 import { type KeySpikeConfig } from './config.js';
 import { HOT_CLIP_SPREADS, KeySpikeState, KeyState, MINUTE_MS, STATE_LAYOUT, Series, newSample } from './state.js';
 import { cloneSample, countBefore, keyIdentity, minuteOf, normaliseRoute, openAt, openInsert, sampleAdd, threshold, thresholdValue } from './minutes.js';
@@ -124,7 +124,7 @@ export function stepKey(prev: KeyState | undefined, e: EnrichedEvent, cfg: KeySp
     // A minute closed: fold every route and forget the idle ones (once a minute, not per event).
     const idleBefore = maxTs - cfg.stateIdleTtlMin * MINUTE_MS;
     for (const [r, s] of Object.entries(st.routes)) {
-      if (s.lastTs < idleBefore) delete st.routes[r];
+      if (s.lastTs < idleBefore) dictDelete(st.routes, r);
       else foldSeries(s, closedBefore, cfg);
     }
   }
@@ -135,16 +135,16 @@ export function stepKey(prev: KeyState | undefined, e: EnrichedEvent, cfg: KeySp
   let routeCount = 0;
   if (cfg.perRouteEnabled) {
     route = normaliseRoute(e.route, cfg.normaliseRouteIds);
-    rs = st.routes[route];
+    rs = dictGet(st.routes, route);
     if (!rs) {
       const names = Object.keys(st.routes);
       if (names.length >= cfg.maxRoutesPerKey) {
         let lru = names[0]!;
-        for (const n of names) if (st.routes[n]!.lastTs < st.routes[lru]!.lastTs) lru = n;
-        delete st.routes[lru];
+        for (const n of names) if (dictGet(st.routes, n)!.lastTs < dictGet(st.routes, lru)!.lastTs) lru = n;
+        dictDelete(st.routes, lru);
       }
       rs = newSeries(m, e.ts);
-      st.routes[route] = rs;
+      dictSet(st.routes, route, rs);
     }
     routeCount = addToSeries(rs, e, m);
   }

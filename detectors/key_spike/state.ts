@@ -3,7 +3,7 @@
  * constants, and the upgrade of states written by the earlier layout.
  */
 import { type SourceRef } from '../../src/detect/contract.js';
-import { type Ewma } from '../../src/detect/primitives/index.js';
+import { dictSet, type Ewma } from '../../src/detect/primitives/index.js';
 
 export const DETECTOR_ID = 'key_spike';
 
@@ -194,13 +194,13 @@ export function upgradeState(state: KeySpikeState): KeySpikeState {
   if (state.kind === 'key') {
     const old = state as unknown as Omit<KeyState, 'total' | 'routes'> & { total: SeriesV1; routes: Record<string, SeriesV1> };
     const routes: Record<string, Series> = {};
-    for (const [r, rs] of Object.entries(old.routes)) routes[r] = upgradeSeries(rs);
+    for (const [r, rs] of Object.entries(old.routes)) dictSet(routes, r, upgradeSeries(rs));
     return { ...old, v: STATE_LAYOUT, total: upgradeSeries(old.total), routes };
   }
   const old = state as unknown as Omit<TenantState, 'shards'> & { shards: Array<Record<string, TenantKeyV1>> };
   const shards = old.shards.map((shard) => {
     const out: Record<string, TenantKey> = {};
-    for (const [keyId, k] of Object.entries(shard)) out[keyId] = upgradeTenantKey(k);
+    for (const [keyId, k] of Object.entries(shard)) dictSet(out, keyId, upgradeTenantKey(k));
     return out;
   });
   return { ...old, v: STATE_LAYOUT, shards };

@@ -3,7 +3,7 @@
  * judges keys too new for their own baseline.
  */
 import { type EnrichedEvent, type StepResult } from '../../src/detect/contract.js';
-import { alphaForHalfLife, fnv1a32, mad, median } from '../../src/detect/primitives/index.js';
+import { alphaForHalfLife, dictDelete, dictGet, dictSet, fnv1a32, mad, median } from '../../src/detect/primitives/index.js';
 import { type KeySpikeConfig } from './config.js';
 import { KeySpikeState, MINUTE_MS, STATE_LAYOUT, TENANT_SHARDS, TenantState } from './state.js';
 import { cloneSample, countBefore, hasSample, keyIdentity, minuteOf, openAt, openInsert, sampleAdd, threshold } from './minutes.js';
@@ -36,9 +36,9 @@ export function sweepTenant(st: TenantState, closedBefore: number, cfg: KeySpike
   let size = 0;
   for (const shard of st.shards) {
     for (const keyId of Object.keys(shard)) {
-      const k = shard[keyId]!;
+      const k = dictGet(shard, keyId)!;
       if (k.lastTs < idleBefore) {
-        delete shard[keyId];
+        dictDelete(shard, keyId);
         continue;
       }
       const closed = countBefore(k.open, closedBefore);
@@ -80,7 +80,7 @@ export function evictLeastRecent(st: TenantState): void {
     }
   });
   if (!best) return;
-  delete st.shards[best.shard]![best.keyId];
+  dictDelete(st.shards[best.shard]!, best.keyId);
   st.size -= 1;
   st.evictedKeys += 1;
 }
@@ -102,11 +102,11 @@ export function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg:
 
   const { keyId } = keyIdentity(e);
   const si = fnv1a32(keyId) % TENANT_SHARDS;
-  let k = st.shards[si]![keyId];
+  let k = dictGet(st.shards[si]!, keyId);
   if (!k) {
     if (st.size >= cfg.maxKeysPerTenant) evictLeastRecent(st);
     k = { firstMin: m, lastTs: e.ts, open: [] };
-    st.shards[si]![keyId] = k;
+    dictSet(st.shards[si]!, keyId, k);
     st.size += 1;
   }
   if (m < k.firstMin) k.firstMin = m;

@@ -22,6 +22,7 @@ import {
   type SourceRef,
   type StepResult,
 } from '../../src/detect/contract.js';
+import { dictDelete, dictGet, dictSet } from '../../src/detect/primitives/index.js';
 import { cases } from './cases.js';
 import { RefreshReuseConfigSchema, type RefreshReuseConfig } from './config.js';
 
@@ -136,10 +137,10 @@ function rotationsSince(st: FamilyState, children: Map<string, string[]>, fp: st
   seen.add(fp);
   let rotated = false;
   let deepest = 0;
-  const node = st.tokens[fp];
+  const node = dictGet(st.tokens, fp);
   if (node?.presentations.some((p) => p.issuedFp !== undefined && p.atMs <= atMs)) rotated = true;
   for (const child of children.get(fp) ?? []) {
-    const c = st.tokens[child];
+    const c = dictGet(st.tokens, child);
     if (c?.issuedAtMs === undefined || c.issuedAtMs > atMs) continue;
     rotated = true;
     deepest = Math.max(deepest, rotationsSince(st, children, child, atMs, seen));
@@ -325,7 +326,7 @@ function capPresentations(node: TokenNode, max: number): void {
 /** Drops generations older than the newest `maxGenerations`. */
 function capGenerations(st: FamilyState, maxGenerations: number): void {
   const newest = maxGen(st);
-  for (const [fp, n] of Object.entries(st.tokens)) if (n.gen <= newest - maxGenerations) delete st.tokens[fp];
+  for (const [fp, n] of Object.entries(st.tokens)) if (n.gen <= newest - maxGenerations) dictDelete(st.tokens, fp);
 }
 
 function stepFamily(prev: FamilyState | undefined, e: EnrichedEvent, key: string, config: RefreshReuseConfig): StepResult<FamilyState> {
@@ -333,7 +334,7 @@ function stepFamily(prev: FamilyState | undefined, e: EnrichedEvent, key: string
   if (e.cred.type !== 'refresh_token') return unchanged;
   const fp = e.cred.fp;
   const issued = rotatedInto(e);
-  const known = prev?.tokens[fp];
+  const known = prev ? dictGet(prev.tokens, fp) : undefined;
   // A presentation that did not rotate tells nothing about a token we never saw issued: keeping it
   // would let a flood of invalid refresh tokens fill state. Reuse needs an earlier rotation.
   if (known === undefined && issued === undefined) return unchanged;
@@ -344,22 +345,22 @@ function stepFamily(prev: FamilyState | undefined, e: EnrichedEvent, key: string
   const sid = e.cred.sid ?? (key.startsWith('sid:') ? key.slice(4) : undefined);
   if (st.sid === undefined && sid !== undefined) st.sid = sid;
 
-  let node = st.tokens[fp];
+  let node = dictGet(st.tokens, fp);
   if (node === undefined) {
-    const child = issued !== undefined ? st.tokens[issued] : undefined;
+    const child = issued !== undefined ? dictGet(st.tokens, issued) : undefined;
     const gen = child !== undefined ? child.gen - 1 : Object.keys(st.tokens).length === 0 ? 0 : maxGen(st) + 1;
     node = { gen, accessFps: [], presentations: [] };
-    st.tokens[fp] = node;
+    dictSet(st.tokens, fp, node);
   }
   if (e.cred.exp !== undefined) node.expMs = e.cred.exp * 1000;
   const p = presentationOf(e);
   insertPresentation(node, p);
   let accessHolder = node;
   if (issued !== undefined) {
-    let child = st.tokens[issued];
+    let child = dictGet(st.tokens, issued);
     if (child === undefined) {
       child = { gen: node.gen + 1, parent: fp, issuedAtMs: e.ts, accessFps: [], presentations: [] };
-      st.tokens[issued] = child;
+      dictSet(st.tokens, issued, child);
     } else if (child.parent === undefined) {
       child.parent = fp;
       child.issuedAtMs = e.ts;

@@ -7,3 +7,4 @@ export * from './sequence.js';
 export * from './seen.js';
 export * from './baseline.js';
 export * from './geo.js';
+export * from './dict.js';
