@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DetectorCaseEvent, EnrichedEvent } from '../../src/detect/contract.js';
 import { CASE_DEFAULT_FP, caseEvent, runCase } from '../../src/testing/cases.js';
-import detector, { horizonMs, type ImpossibleTravelState } from './index.js';
+import { caseEvents, drive } from '../../test/support/drive.js';
+import detector, { horizonMs } from './index.js';
 import { ImpossibleTravelConfigSchema } from './config.js';
 
 const config = ImpossibleTravelConfigSchema.parse({});
@@ -9,21 +10,9 @@ const london = { ip: '81.2.69.142', geo: { lat: 51.5074, lon: -0.1278, accuracy_
 const newYork = { ip: '72.229.28.185', geo: { lat: 40.7128, lon: -74.006, accuracy_km: 20, country: 'US', city: 'New York', asn: 12271 } };
 const tokyo = { ip: '126.0.0.10', geo: { lat: 35.6762, lon: 139.6503, accuracy_km: 10, country: 'JP', city: 'Tokyo', asn: 17676 } };
 
-/** Runs sketches through keys()/step() directly, keeping state per key like the engine does. */
-function run(sketches: DetectorCaseEvent[], overrides: Record<string, unknown> = {}) {
-  const cfg = ImpossibleTravelConfigSchema.parse(overrides);
-  const states = new Map<string, ImpossibleTravelState | undefined>();
-  const findings = [];
-  for (const [i, s] of sketches.entries()) {
-    const e = caseEvent(s, i);
-    for (const key of detector.keys(e, cfg, () => undefined)) {
-      const res = detector.step(states.get(key), e, { config: cfg, key, watermarkMs: e.ts });
-      states.set(key, res.state);
-      findings.push(...res.findings.map((f) => ({ ...f, key })));
-    }
-  }
-  return { findings, states };
-}
+/** keys()/step() straight, one state per key; each step's watermark is its own event's time. */
+const run = (sketches: DetectorCaseEvent[], overrides: Record<string, unknown> = {}) =>
+  drive(detector, caseEvents(sketches), { config: overrides, watermark: 'event' });
 
 describe('impossible_travel cases', () => {
   it.each(detector.cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', (_n, c) => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { EnrichedEvent, Finding } from '../../src/detect/contract.js';
+import type { EnrichedEvent } from '../../src/detect/contract.js';
 import { CASE_EPOCH_MS, caseEvent, runCase } from '../../src/testing/cases.js';
+import { caseEvents, drive } from '../../test/support/drive.js';
 import { CaseEvents, cases, fpOf } from './cases.js';
 import { configSchema } from './config.js';
 import detector, {
@@ -50,7 +51,7 @@ function toLayout1(state: KeySpikeState): unknown {
   return { ...rest, shards };
 }
 
-interface DriveOptions {
+interface StateOptions {
   /** pass every state through JSON (as a changelog restore would) before the next step */
   jsonRoundTrip?: boolean;
   /** hand every step its state in the earlier layout (as a changelog written before would) */
@@ -59,29 +60,22 @@ interface DriveOptions {
   snapshots?: string[];
 }
 
-/** Runs events straight through keys()/step() (no engine), keeping the states. */
-function drive(events: EnrichedEvent[], overrides: Record<string, unknown> = {}, opts: DriveOptions = {}) {
-  const config = configSchema.parse(overrides);
-  const states = new Map<string, KeySpikeState>();
-  const findings: Array<Finding & { key: string }> = [];
-  for (const e of events) {
-    for (const key of detector.keys(e, config, () => undefined)) {
-      const res = detector.step(states.get(key), e, { config, key, watermarkMs: e.ts });
-      let next = res.state;
-      if (next !== undefined && opts.jsonRoundTrip) next = JSON.parse(JSON.stringify(next)) as KeySpikeState;
-      if (next !== undefined && opts.layout1) next = toLayout1(next) as KeySpikeState;
-      if (next === undefined) states.delete(key);
-      else states.set(key, next);
-      for (const f of res.findings) {
-        findings.push({ ...f, key });
-        opts.snapshots?.push(JSON.stringify(f));
-      }
-    }
-  }
-  return { findings, states };
+/** keys()/step() straight (no engine), keeping the states; each step's watermark is its own event's time. */
+function run(events: EnrichedEvent[], overrides: Record<string, unknown> = {}, opts: StateOptions = {}) {
+  const { jsonRoundTrip, layout1, snapshots } = opts;
+  const restore = (s: KeySpikeState): KeySpikeState => {
+    let next = s;
+    if (jsonRoundTrip) next = JSON.parse(JSON.stringify(next)) as KeySpikeState;
+    if (layout1) next = toLayout1(next) as KeySpikeState;
+    return next;
+  };
+  return drive(detector, events, {
+    config: overrides,
+    watermark: 'event',
+    restore,
+    onFinding: snapshots && ((f) => snapshots.push(JSON.stringify(f))),
+  });
 }
-
-const enrich = (sketches: ReturnType<CaseEvents['build']>): EnrichedEvent[] => sketches.map((s, i) => caseEvent(s, i));
 
 describe('key_spike case table', () => {
   it.each(cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', (_name, c) => {
@@ -108,9 +102,9 @@ describe('key_spike state', () => {
 
   it('updates its state in place without reaching into findings already made', () => {
     for (const c of sample) {
-      const events = c.events.map((s, i) => caseEvent(s, i));
+      const events = caseEvents(c.events);
       const snapshots: string[] = [];
-      const { findings } = drive(events, c.config, { snapshots });
+      const { findings } = run(events, c.config, { snapshots });
       expect(findings.map((f) => f.trigger.id), c.name).toEqual(runCase(detector, c).findings.map((f) => f.trigger.id));
       // Later steps changed the states the findings were drawn from; the findings stayed as made.
       expect(findings.map(({ key: _key, ...f }) => JSON.stringify(f)), c.name).toEqual(snapshots);
@@ -119,9 +113,9 @@ describe('key_spike state', () => {
 
   it('is plain JSON: a changelog round trip after every step changes nothing', () => {
     for (const c of sample) {
-      const events = c.events.map((s, i) => caseEvent(s, i));
-      const plain = drive(events, c.config);
-      const restored = drive(events, c.config, { jsonRoundTrip: true });
+      const events = caseEvents(c.events);
+      const plain = run(events, c.config);
+      const restored = run(events, c.config, { jsonRoundTrip: true });
       expect(restored.findings, c.name).toEqual(plain.findings);
       for (const [k, s] of plain.states) expect(JSON.parse(JSON.stringify(s)), `${c.name} ${k}`).toEqual(s);
     }
@@ -129,9 +123,9 @@ describe('key_spike state', () => {
 
   it('upgrades states of the earlier layout (restored from an older changelog) without losing history', () => {
     for (const c of sample) {
-      const events = c.events.map((s, i) => caseEvent(s, i));
-      const plain = drive(events, c.config);
-      const viaLayout1 = drive(events, c.config, { layout1: true });
+      const events = caseEvents(c.events);
+      const plain = run(events, c.config);
+      const viaLayout1 = run(events, c.config, { layout1: true });
       expect(viaLayout1.findings, c.name).toEqual(plain.findings);
       for (const [k, s] of viaLayout1.states) {
         expect(upgradeState(s), `${c.name} ${k}`).toEqual(plain.states.get(k));
@@ -148,7 +142,7 @@ describe('key_spike state', () => {
   it('keeps at most maxRoutesPerKey routes per key', () => {
     const b = new CaseEvents();
     for (let r = 0; r < 40; r++) b.steady({ keyId: 'k1', route: `/v1/r${r}`, tag: `r${r}` }, 2, 3);
-    const { states } = drive(enrich(b.build()), { maxRoutesPerKey: 8 });
+    const { states } = run(caseEvents(b.build()), { maxRoutesPerKey: 8 });
     const st = states.get('key:acme:k1') as KeyState;
     expect(Object.keys(st.routes).length).toBeLessThanOrEqual(8);
   });
@@ -156,7 +150,7 @@ describe('key_spike state', () => {
   it('keeps at most maxKeysPerTenant keys in the tenant state and counts evictions', () => {
     const b = new CaseEvents();
     for (let k = 0; k < 30; k++) b.steady({ keyId: `key${k}` }, 2, 2);
-    const { states } = drive(enrich(b.build()), { maxKeysPerTenant: 10 });
+    const { states } = run(caseEvents(b.build()), { maxKeysPerTenant: 10 });
     const st = states.get('tenant:acme') as TenantState;
     const tracked = st.shards.reduce((n, s) => n + Object.keys(s).length, 0);
     expect(st.shards.length).toBe(TENANT_SHARDS);
@@ -167,7 +161,7 @@ describe('key_spike state', () => {
 
   it('keeps evidence samples bounded and only for open minutes', () => {
     const c = cases.find((x) => x.name.startsWith('busy key'))!;
-    const { states } = drive(c.events.map((s, i) => caseEvent(s, i)));
+    const { states } = run(caseEvents(c.events));
     const st = states.get('key:acme:k1') as KeyState;
     expect(st.total.open.length).toBeLessThanOrEqual(2);
     for (const o of st.total.open) expect(o.s.ids.length).toBeLessThanOrEqual(5);
@@ -175,14 +169,14 @@ describe('key_spike state', () => {
   });
 
   it('ignores events later than the allowed lateness, and counts them', () => {
-    const events = enrich(
+    const events = caseEvents(
       new CaseEvents()
         .steady({ keyId: 'k1' }, 20, 10)
         .steady({ keyId: 'k1' }, 20, 1, 10)
         .lateAfter({ keyId: 'k1', tag: 'late' }, Array.from({ length: 200 }, (_, i) => 540 + i * 0.2), 700)
         .build(),
     );
-    const { findings, states } = drive(events);
+    const { findings, states } = run(events);
     expect(findings).toEqual([]);
     expect((states.get('key:acme:k1') as KeyState).lateEvents).toBe(200);
     expect((states.get('tenant:acme') as TenantState).lateEvents).toBe(200);

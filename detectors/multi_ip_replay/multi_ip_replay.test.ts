@@ -1,32 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import type { DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detect/contract.js';
-import { caseEvent, CASE_EPOCH_MS, runCase } from '../../src/testing/cases.js';
+import type { DetectorCaseEvent, EnrichedEvent } from '../../src/detect/contract.js';
+import { caseEvent, CASE_DEFAULT_FP, CASE_EPOCH_MS, runCase } from '../../src/testing/cases.js';
+import { caseEvents, drive } from '../../test/support/drive.js';
 import { configSchema, type MultiIpReplayConfig } from './config.js';
 import detector, { measure, networkIdentity, windowMatches, type ReplayState, type Sighting } from './index.js';
 
 const cfg = (over: Record<string, unknown> = {}): MultiIpReplayConfig => configSchema.parse(over);
 
-/** Feeds events straight into step() for one key; optionally round-trips the state through JSON. */
-function drive(events: EnrichedEvent[], opts: { json?: boolean; config?: MultiIpReplayConfig } = {}) {
-  const config = opts.config ?? cfg();
-  let state: ReplayState | undefined;
-  let watermarkMs = Number.NEGATIVE_INFINITY;
-  const findings: Finding[] = [];
-  for (const e of events) {
-    watermarkMs = Math.max(watermarkMs, e.ts);
-    for (const key of detector.keys(e, config, () => undefined)) {
-      const res = detector.step(state, e, { config, key, watermarkMs });
-      state = opts.json && res.state ? (JSON.parse(JSON.stringify(res.state)) as ReplayState) : res.state;
-      findings.push(...res.findings);
-    }
-  }
-  return { state, findings };
+/** The state key of the cases' default token. */
+const KEY = `fp:${CASE_DEFAULT_FP}`;
+
+/**
+ * keys()/step() straight, one state per key, the watermark the highest event time so far (as the
+ * engine passes it); optionally round-trips every state through JSON. `state` is {@link KEY}'s.
+ */
+function run(events: EnrichedEvent[], opts: { json?: boolean; config?: Record<string, unknown> } = {}) {
+  const restore = opts.json ? (s: ReplayState) => JSON.parse(JSON.stringify(s)) as ReplayState : undefined;
+  const driven = drive(detector, events, { config: opts.config, restore });
+  return { ...driven, state: driven.states.get(KEY) };
 }
 
 const HOME = { lat: 51.5142, lon: -0.0931, asn: 2856, country: 'GB' };
 const THIEF = { lat: 43.88, lon: 125.3228, asn: 4837, country: 'CN' };
 const ev = (i: number, sketch: DetectorCaseEvent): EnrichedEvent => caseEvent(sketch, i);
-const sketches = (xs: DetectorCaseEvent[]): EnrichedEvent[] => xs.map((s, i) => ev(i, s));
 
 describe('multi_ip_replay case table', () => {
   it.each(detector.cases.map((c) => [`${c.kind}: ${c.name}`, c] as const))('%s', (_name, c) => {
@@ -44,10 +40,9 @@ describe('multi_ip_replay case table', () => {
 
   it('gives the same findings when the state is round-tripped through JSON between steps', () => {
     for (const c of detector.cases) {
-      const events = c.events.map((s, i) => caseEvent(s, i));
-      const config = cfg(c.config);
-      const plain = drive(events, { config });
-      const viaJson = drive(events, { config, json: true });
+      const events = caseEvents(c.events);
+      const plain = run(events, { config: c.config });
+      const viaJson = run(events, { config: c.config, json: true });
       expect(viaJson.findings.map((f) => [f.trigger.id, f.severity])).toEqual(
         plain.findings.map((f) => [f.trigger.id, f.severity]),
       );
@@ -116,13 +111,13 @@ describe('keys', () => {
 
 describe('finding', () => {
   const exp = Math.floor(CASE_EPOCH_MS / 1000) + 900;
-  const events = sketches([
+  const events = caseEvents([
     { at: 0, id: 'o1', ip: '81.2.69.160', geo: HOME, ua: 'App/1', cred: { exp } },
     { at: 10, id: 't1', ip: '175.16.199.37', geo: THIEF, ua: 'curl/8', cred: { exp } },
     { at: 20, id: 'o2', ip: '81.2.69.161', geo: HOME, ua: 'App/1', cred: { exp } },
     { at: 30, id: 't2', ip: '175.16.199.37', geo: THIEF, ua: 'curl/8', cred: { exp } },
   ]);
-  const { findings } = drive(events);
+  const { findings } = run(events);
 
   it('carries the evidence, the events and the revocation', () => {
     expect(findings).toHaveLength(1);
@@ -157,13 +152,13 @@ describe('finding', () => {
   });
 
   it('records why a finding was downgraded', () => {
-    const anon = sketches([
+    const anon = caseEvents([
       { at: 0, id: 'o1', ip: '81.2.69.160', geo: HOME },
       { at: 10, id: 'v1', ip: '89.238.130.71', geo: { ...THIEF, asn: 9009 }, network: { anonymous: true, anonymousReason: 'VPN exit' } },
       { at: 20, id: 'o2', ip: '81.2.69.160', geo: HOME },
       { at: 30, id: 'v2', ip: '89.238.130.71', geo: { ...THIEF, asn: 9009 }, network: { anonymous: true, anonymousReason: 'VPN exit' } },
     ]);
-    const f = drive(anon).findings[0]!;
+    const f = run(anon).findings[0]!;
     expect(f.severity).toBe('medium');
     expect(f.evidence.anonymous).toEqual({ requests: 2, reasons: ['VPN exit'] });
     expect(String((f.evidence.severityReasons as string[])[0])).toMatch(/^downgraded: 2 request\(s\) from anonymous networks/);
@@ -173,8 +168,8 @@ describe('finding', () => {
     const f = findings[0]!;
     expect((f.evidence.byIdentity as Array<{ userAgents: string[] }>).map((b) => b.userAgents)).toEqual([['App/1'], ['curl/8']]);
     const asns = [2856, 4837, 12576, 29518, 14061, 16509, 9009];
-    const round = sketches(asns.map((asn, i) => ({ at: i * 5, ip: `89.160.${20 + i}.1`, geo: { ...HOME, asn } })));
-    const wide = drive(round, { config: cfg({ minSpreadAsns: 10, minAlternations: 6 }) }).findings;
+    const round = caseEvents(asns.map((asn, i) => ({ at: i * 5, ip: `89.160.${20 + i}.1`, geo: { ...HOME, asn } })));
+    const wide = run(round, { config: { minSpreadAsns: 10, minAlternations: 6 } }).findings;
     expect(wide).toHaveLength(1);
     expect(wide[0]!.summary).toBe(
       'access_token tfp1:caseToken0000000000001 used concurrently from 7 networks (AS2856, AS4837, AS12576, AS29518 +3 more), 6 alternations within 300 s',
@@ -182,7 +177,7 @@ describe('finding', () => {
   });
 
   it('can leave the severity alone on a user-agent change', () => {
-    const f = drive(events, { config: cfg({ raiseSeverityOnUaChange: false }) }).findings[0]!;
+    const f = run(events, { config: { raiseSeverityOnUaChange: false } }).findings[0]!;
     expect(f.severity).toBe('high');
     expect(f.evidence.uaChanged).toBe(true);
   });
@@ -190,8 +185,8 @@ describe('finding', () => {
 
 describe('state', () => {
   it('is plain JSON data', () => {
-    const { state } = drive(
-      sketches([
+    const { state } = run(
+      caseEvents([
         { at: 0, ip: '81.2.69.160', geo: HOME },
         { at: 10, ip: '175.16.199.37', geo: THIEF },
         { at: 20, ip: '81.2.69.160', geo: HOME },
@@ -208,15 +203,15 @@ describe('state', () => {
       ip: `89.160.${20 + (i % 8)}.${i % 250}`,
       geo: { lat: 58.4, lon: 15.6, asn: 29518 },
     }));
-    const { state, findings } = drive(sketches(many));
+    const { state, findings } = run(caseEvents(many));
     expect(findings).toEqual([]);
     expect(state?.log.items).toHaveLength(200);
-    const later = drive(sketches([...many, { at: 1000, ip: '81.2.69.160', geo: HOME }]));
+    const later = run(caseEvents([...many, { at: 1000, ip: '81.2.69.160', geo: HOME }]));
     expect(later.state?.log.items).toHaveLength(1);
   });
 
   it('leaves the state as it was on redeliveries and on requests too late for the window', () => {
-    const [b, c] = sketches([
+    const [b, c] = caseEvents([
       { at: 400, id: 'b', ip: '175.16.199.37', geo: THIEF },
       { at: 50, id: 'c', ip: '175.16.199.37', geo: THIEF },
     ]);
@@ -235,12 +230,12 @@ describe('state', () => {
   });
 
   it('recognises a redelivered out-of-order request anywhere in the window', () => {
-    const events = sketches([
+    const events = caseEvents([
       { at: 0, id: 'o1', ip: '81.2.69.160', geo: HOME },
       { at: 10, id: 't1', ip: '175.16.199.37', geo: THIEF },
       { at: 20, id: 'o2', ip: '81.2.69.160', geo: HOME },
     ]);
-    const { state } = drive([...events, events[1]!, events[0]!]);
+    const { state } = run([...events, events[1]!, events[0]!]);
     expect(state?.log.items.map((it) => it.v.id)).toEqual(['o1', 't1', 'o2']);
   });
 

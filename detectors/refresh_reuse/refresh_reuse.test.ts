@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { AliasLookup, DetectorCaseEvent, EnrichedEvent, Finding } from '../../src/detect/contract.js';
+import type { AliasLookup, DetectorCaseEvent, EnrichedEvent } from '../../src/detect/contract.js';
 import { caseEvent, runCase } from '../../src/testing/cases.js';
+import { caseEvents, drive } from '../../test/support/drive.js';
 import { cases } from './cases.js';
 import { RefreshReuseConfigSchema } from './config.js';
-import detector, { type FamilyState } from './index.js';
+import detector from './index.js';
 
 const fp = (tag: string): string => `tfp1:${tag.padEnd(22, 'x')}`;
 const HOME = { ip: '81.2.69.160', geo: { lat: 51.5142, lon: -0.0931, asn: 64496, country: 'GB' } };
@@ -30,28 +31,9 @@ function ex(
   };
 }
 
-/** A minimal engine stand-in: keys through an alias table, one state per key. */
-function run(sketches: DetectorCaseEvent[], overrides: Record<string, unknown> = {}) {
-  const config = detector.config.parse(overrides);
-  const states = new Map<string, FamilyState>();
-  const aliasTable = new Map<string, string>();
-  const lookup: AliasLookup = (a) => aliasTable.get(a);
-  const findings: Finding[] = [];
-  const keysSeen: string[][] = [];
-  sketches.forEach((s, i) => {
-    const e = caseEvent(s, i);
-    const keys = detector.keys(e, config, lookup);
-    keysSeen.push(keys);
-    for (const key of keys) {
-      const res = detector.step(states.get(key), e, { config, key, watermarkMs: e.ts });
-      if (res.state === undefined) states.delete(key);
-      else states.set(key, res.state);
-      for (const [a, k] of Object.entries(res.aliases ?? {})) aliasTable.set(a, k);
-      findings.push(...res.findings);
-    }
-  });
-  return { findings, states, aliasTable, keysSeen, config };
-}
+/** keys()/step() straight: keys through the steps' alias table, one state per key; each step's watermark is its own event's time. */
+const run = (sketches: DetectorCaseEvent[], overrides: Record<string, unknown> = {}) =>
+  drive(detector, caseEvents(sketches), { config: overrides, watermark: 'event' });
 
 describe('refresh_reuse case table', () => {
   it('has fires, quiet and boundary cases', () => {
@@ -101,7 +83,7 @@ describe('refresh_reuse keys', () => {
     expect(detector.keys(noSid, config, none)).toEqual([`fam:${fp('rt0')}`]);
   });
   it('records aliases for the presented and the issued refresh token', () => {
-    const { aliasTable, keysSeen } = run([
+    const { aliases: aliasTable, keysSeen } = run([
       ex(0, HOME, fp('n0'), { issued: fp('n1') }),
       ex(900, HOME, fp('n1'), { issued: fp('n2') }),
     ]);

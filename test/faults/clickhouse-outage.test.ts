@@ -7,31 +7,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chClient, dropDatabase, readTopic, testEnv, type TestEnv } from '../integration/harness.js';
-import {
-  ROOT,
-  alertIdsInClickHouse,
-  buildScenario,
-  committed,
-  createInput,
-  duplicateAlerts,
-  eventProducer,
-  expectedOutcome,
-  freePort,
-  killAll,
-  latestByKey,
-  permissiveConfigFile,
-  scrape,
-  setDiff,
-  sleep,
-  spawnRun,
-  waitCommittedToEnd,
-  poll,
-  type Outcome,
-} from './helpers.js';
+import { teardown, type TestEnv } from '../support/services.js';
+import { committed, eventProducer, latestByKey, readTopic } from '../support/kafka.js';
+import { alertIdsInClickHouse, chClient, duplicateAlerts, queryRows } from '../support/clickhouse.js';
+import { ROOT, freePort, scrape, spawnRun } from '../support/processes.js';
+import { alertIdsOnceComplete, sleep, waitCommittedToEnd, waitFor } from '../support/waiting.js';
+import { buildScenario, expectedOutcome, faultEnv, setDiff, type Outcome } from './helpers.js';
 
-const PARTITIONS = 4;
-let env: TestEnv | undefined;
 let frozen: number | undefined;
 let renamedAway = false;
 
@@ -42,8 +24,7 @@ process.once('exit', () => {
 
 afterAll(async () => {
   if (frozen !== undefined) process.kill(frozen, 'SIGCONT');
-  await killAll();
-  if (env) await dropDatabase(env);
+  await teardown();
 });
 
 /** The local ClickHouse server's pid (scripts/services.sh), or undefined when it is not ours to stop. */
@@ -113,13 +94,7 @@ function violations(samples: Array<Record<number, bigint>>, first: Map<number, b
 
 describe('ClickHouse unavailable mid-stream', () => {
   it('frozen (SIGSTOP) for ~10 s, then its table renamed away: the offset never passes an unwritten alert; no alert lost or doubled', async () => {
-    const t = (env = await testEnv('chout', {
-      TOKENWATCH_INPUT_PARTITIONS: String(PARTITIONS),
-      TOKENWATCH_STATE_FLUSH_MS: '100',
-      TOKENWATCH_CONFIG: permissiveConfigFile(),
-      TOKENWATCH_METRICS_PORT: String(await freePort()),
-    }));
-    await createInput(t, PARTITIONS);
+    const t = await faultEnv('chout', { TOKENWATCH_METRICS_PORT: String(await freePort()) });
     const mk = (seed: number, tag: string) =>
       buildScenario({ seed, tag: `${tag}${t.group}`, replays: 4, refreshThefts: 3, handOffs: 3, healthyChains: 2, noise: 1_500, spanMs: 200_000 });
     const phaseA = mk(1, 'A');
@@ -140,7 +115,7 @@ describe('ClickHouse unavailable mid-stream', () => {
     // phase A: all written and committed while ClickHouse is healthy
     await producer.send(phaseA);
     await waitCommittedToEnd(t, 60_000, [child]);
-    await poll(async () => setDiff(expA.alertIds, new Set(await alertIdsInClickHouse(t))).length === 0, 20_000, 'phase A alerts');
+    await waitFor(async () => setDiff(expA.alertIds, new Set(await alertIdsInClickHouse(t))).length === 0, 20_000, 'phase A alerts');
 
     // phase B: the server frozen; events keep coming
     const pid = clickhousePid(t.ep.clickhouseUrl);
@@ -166,15 +141,13 @@ describe('ClickHouse unavailable mid-stream', () => {
       })();
       samplesB = await sampleCommitted(t, outage);
       await outage;
-      await poll(async () => setDiff(expB.alertIds, new Set(await alertIdsInClickHouse(t))).length === 0, 60_000, 'phase B alerts after ClickHouse resumed');
+      await waitFor(async () => setDiff(expB.alertIds, new Set(await alertIdsInClickHouse(t))).length === 0, 60_000, 'phase B alerts after ClickHouse resumed');
       // the processor did reach the attacks while the server was frozen (their detected_at is before SIGCONT)
-      const c = chClient(t);
-      const rs = await c.query({
-        query: `SELECT count() AS n FROM ${t.database}.alerts FINAL WHERE alert_id IN (${[...expB.alertIds].map((a) => `'${a}'`).join(',')}) AND toUnixTimestamp(detected_at) < ${Math.floor(contAt / 1000)}`,
-        format: 'JSONEachRow',
-      });
-      detectedDuringOutage = Number(((await rs.json()) as Array<{ n: string }>)[0]?.n ?? 0);
-      await c.close();
+      const rows = await queryRows<{ n: string }>(
+        t,
+        `SELECT count() AS n FROM ${t.database}.alerts FINAL WHERE alert_id IN (${[...expB.alertIds].map((a) => `'${a}'`).join(',')}) AND toUnixTimestamp(detected_at) < ${Math.floor(contAt / 1000)}`,
+      );
+      detectedDuringOutage = Number(rows[0]?.n ?? 0);
     } else {
       await producer.send(phaseB);
       console.info('[faults/clickhouse] ClickHouse is not a local services.sh server: SIGSTOP phase replaced by a plain phase');
@@ -189,7 +162,7 @@ describe('ClickHouse unavailable mid-stream', () => {
       renamedAway = true;
       const outage = (async () => {
         await producer.send(phaseC);
-        await poll(async () => ((await scrape(port)).get('tokenwatch_sink_errors_total{sink="clickhouse"}') ?? 0) >= before + 2, 30_000, 'failed ClickHouse inserts');
+        await waitFor(async () => ((await scrape(port)).get('tokenwatch_sink_errors_total{sink="clickhouse"}') ?? 0) >= before + 2, 30_000, 'failed ClickHouse inserts');
         await sleep(2_000);
       })();
       samplesC = await sampleCommitted(t, outage);
@@ -202,10 +175,7 @@ describe('ClickHouse unavailable mid-stream', () => {
     await producer.close();
     await waitCommittedToEnd(t, 60_000, [child]);
 
-    const got = await poll(async () => {
-      const ids = new Set(await alertIdsInClickHouse(t));
-      return setDiff(expected.alertIds, ids).length === 0 ? ids : undefined;
-    }, 40_000, 'every expected alert after the outages').catch(async () => new Set(await alertIdsInClickHouse(t)));
+    const got = await alertIdsOnceComplete(t, expected.alertIds, 40_000, 'every expected alert after the outages');
     // where each event really landed (read back, so a producer retry cannot skew the offsets)
     const where = new Map((await readTopic(t, t.input)).map((m) => [String((JSON.parse(m.value!) as { id: string }).id), { partition: m.partition, offset: BigInt(m.offset) }]));
     const outageB = { samples: samplesB.length, violations: violations(samplesB, firstTriggers(expB, where)) };

@@ -1,39 +1,32 @@
 /**
  * Fault-suite helpers: the event scenarios (attacks + benign traffic), the expected outcome of an
- * uninterrupted run (`replay()` over the same NDJSON), `tokenwatch run` as a real child process
- * that can be killed with SIGKILL, and a few raw Kafka requests kafkajs does not expose (high
- * watermark next to the last stable offset; removing a dead member from the consumer group).
+ * uninterrupted run (`replay()` over the same NDJSON), the fault tests' environment, and a few raw
+ * Kafka requests kafkajs does not expose (high watermark next to the last stable offset; removing
+ * a dead member from the consumer group). Services, waiting and processes: test/support/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, createWriteStream, type WriteStream } from 'node:fs';
-import { createServer, Socket, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { Partitioners, type Admin } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import type { AccessEventInput } from '../../schemas/event.js';
 import { detectors } from '../../detectors/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { openGeoLookup } from '../../src/ingest/geoip/index.js';
 import { replay } from '../../src/pipeline/replay.js';
-import { changelogTopic } from '../../src/pipeline/index.js';
-import { handOff, keyOf, replayAttack } from '../fixtures/events.js';
-import { chClient, testKafka, uid, waitFor, type TestEnv } from '../integration/harness.js';
+import { handOff, replayAttack } from '../fixtures/events.js';
+import { T0, testEnv, type TestEnv } from '../support/services.js';
+import { createInput, withAdmin } from '../support/kafka.js';
+import { LOG_DIR } from '../support/processes.js';
 
-export { keyOf };
 
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-/** Child logs go here (one file per child), so a failure can be investigated after the run. */
-export const LOG_DIR = join(tmpdir(), 'tokenwatch-faults');
 /** `TOKENWATCH_SOAK=1`: longer streams, 1M events through Kafka, dead members wait out their session. */
 export const SOAK = process.env.TOKENWATCH_SOAK === '1';
 
-export const T0 = Date.UTC(2026, 10, 30, 10, 0, 0);
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Input partitions of the fault tests' streams. */
+export const PARTITIONS = 4;
 
 /** Seeded PRNG (mulberry32), so a failing run can be repeated with the seed it printed. */
 export function rng(seed: number): () => number {
@@ -245,34 +238,21 @@ export async function expectedOutcome(t: TestEnv, events: AccessEventInput[]): P
 }
 
 // ------------------------------------------------------------------------------------------------
-// Kafka and ClickHouse from the test's side
+// the fault tests' environment and Kafka's view of it
 
-/** Creates the input topic with the wanted partitions before the processor does (it would make 3 via produce()). */
-export async function createInput(t: TestEnv, partitions: number): Promise<void> {
-  const admin = testKafka(t).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic: t.input, numPartitions: partitions }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** A kafkajs producer keyed per the producer contract (`cred.sid ?? cred.sub ?? cred.key_id ?? cred.fp`). */
-export async function eventProducer(t: TestEnv) {
-  // idempotent: a retried send cannot duplicate events
-  const p = testKafka(t).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await p.connect();
-  return {
-    /** sends the events in order (one request; per partition, in the order given) */
-    async send(events: AccessEventInput[]): Promise<void> {
-      if (events.length === 0) return;
-      await p.send({ topic: t.input, acks: -1, messages: events.map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })) });
-    },
-    async close() {
-      await p.disconnect();
-    },
-  };
+/**
+ * A test env for a fault run: {@link PARTITIONS} input partitions (created before the processor
+ * starts), a state flush every 100 ms and a breaker that never trips; `extra` on top.
+ */
+export async function faultEnv(name: string, extra: NodeJS.ProcessEnv = {}): Promise<TestEnv> {
+  const t = await testEnv(name, {
+    TOKENWATCH_INPUT_PARTITIONS: String(PARTITIONS),
+    TOKENWATCH_STATE_FLUSH_MS: '100',
+    TOKENWATCH_CONFIG: permissiveConfigFile(),
+    ...extra,
+  });
+  await createInput(t, PARTITIONS);
+  return t;
 }
 
 const defaultPartitioner = Partitioners.DefaultPartitioner();
@@ -285,82 +265,6 @@ export function partitionOf(key: string, partitions: number): number {
   });
 }
 
-export async function withAdmin<T>(t: TestEnv, fn: (a: Admin) => Promise<T>): Promise<T> {
-  const admin = testKafka(t).admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/** Committed offsets of the test's group on the input topic (partition -> next offset, -1 = none). */
-export async function committed(t: TestEnv): Promise<Record<number, bigint>> {
-  return withAdmin(t, async (a) => {
-    const res = await a.fetchOffsets({ groupId: t.group, topics: [t.input] });
-    const out: Record<number, bigint> = {};
-    for (const p of res[0]?.partitions ?? []) out[p.partition] = BigInt(p.offset);
-    return out;
-  });
-}
-
-/** Waits until the group's committed offsets reach the input's end on every partition. */
-export async function waitCommittedToEnd(t: TestEnv, timeoutMs: number, running: Child[] = [], check?: () => void): Promise<void> {
-  const ends = await withAdmin(t, (a) => a.fetchTopicOffsets(t.input));
-  await poll(async () => {
-    check?.();
-    const dead = running.find((c) => !c.alive);
-    if (dead) throw new ChildDied(`${dead.name} ${dead.why()}; log ${dead.logFile}:\n${dead.tail()}`);
-    const c = await committed(t);
-    return ends.every((e) => BigInt(e.high) === BigInt(e.low) || (c[e.partition] ?? -1n) >= BigInt(e.high));
-  }, timeoutMs, `committed offsets of ${t.group} to reach the end of ${t.input}`).catch((e: Error) => {
-    const warnings = running.flatMap((c) => c.logs.filter((l) => l.level >= 40).slice(-3).map((l) => `${c.name}: ${l.msg} ${String(l.err ?? l.error ?? '')}`));
-    throw new Error(`${e.message}${warnings.length ? `\nlast warnings:\n${warnings.join('\n')}` : ''}`, { cause: e });
-  });
-}
-
-export async function alertIdsInClickHouse(t: TestEnv): Promise<string[]> {
-  const c = chClient(t);
-  try {
-    const rs = await c.query({ query: `SELECT alert_id FROM ${t.database}.alerts FINAL`, format: 'JSONEachRow' });
-    return ((await rs.json()) as Array<{ alert_id: string }>).map((r) => r.alert_id);
-  } finally {
-    await c.close();
-  }
-}
-
-export async function duplicateAlerts(t: TestEnv): Promise<Array<{ alert_id: string; n: string }>> {
-  const c = chClient(t);
-  try {
-    const rs = await c.query({
-      query: `SELECT alert_id, count() AS n FROM ${t.database}.alerts FINAL GROUP BY alert_id HAVING count() > 1`,
-      format: 'JSONEachRow',
-    });
-    return (await rs.json()) as Array<{ alert_id: string; n: string }>;
-  } finally {
-    await c.close();
-  }
-}
-
-/** Rows in the table before deduplication (re-inserts from replays show here, not in FINAL). */
-export async function rawAlertRows(t: TestEnv): Promise<number> {
-  const c = chClient(t);
-  try {
-    const rs = await c.query({ query: `SELECT count() AS n FROM ${t.database}.alerts`, format: 'JSONEachRow' });
-    return Number(((await rs.json()) as Array<{ n: string }>)[0]?.n ?? 0);
-  } finally {
-    await c.close();
-  }
-}
-
-/** Latest value per key of a compacted topic (null = tombstone). */
-export function latestByKey(records: Array<{ key: string | null; value: string | null }>): Map<string, string | null> {
-  const m = new Map<string, string | null>();
-  for (const r of records) if (r.key !== null) m.set(r.key, r.value);
-  return m;
-}
-
 export function setDiff<T>(a: Set<T>, b: Set<T>): T[] {
   return [...a].filter((x) => !b.has(x));
 }
@@ -370,29 +274,23 @@ export function setDiff<T>(a: Set<T>, b: Set<T>): T[] {
 
 class Enc {
   private parts: Buffer[] = [];
-  i8(v: number) {
-    const b = Buffer.alloc(1);
-    b.writeInt8(v);
+  private fixed(size: number, write: (b: Buffer) => unknown) {
+    const b = Buffer.alloc(size);
+    write(b);
     this.parts.push(b);
     return this;
+  }
+  i8(v: number) {
+    return this.fixed(1, (b) => b.writeInt8(v));
   }
   i16(v: number) {
-    const b = Buffer.alloc(2);
-    b.writeInt16BE(v);
-    this.parts.push(b);
-    return this;
+    return this.fixed(2, (b) => b.writeInt16BE(v));
   }
   i32(v: number) {
-    const b = Buffer.alloc(4);
-    b.writeInt32BE(v);
-    this.parts.push(b);
-    return this;
+    return this.fixed(4, (b) => b.writeInt32BE(v));
   }
   i64(v: bigint) {
-    const b = Buffer.alloc(8);
-    b.writeBigInt64BE(v);
-    this.parts.push(b);
-    return this;
+    return this.fixed(8, (b) => b.writeBigInt64BE(v));
   }
   str(v: string | null) {
     if (v === null) return this.i16(-1);
@@ -526,222 +424,6 @@ export async function groupMembers(t: TestEnv, groupId: string): Promise<string[
   });
 }
 
-// ------------------------------------------------------------------------------------------------
-// `tokenwatch run` as a child process
-
-/** Thrown by a probe to end a wait at once (instead of at its timeout). */
-export class FailNow extends Error {
-  override name = 'FailNow';
-}
-
-/** A child died while the test waited on it. */
-export class ChildDied extends FailNow {
-  override name = 'ChildDied';
-}
-
-/** Like the harness' waitFor, but a {@link FailNow} from the probe fails at once. */
-export async function poll<T>(probe: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
-  let died: FailNow | undefined;
-  const v = await waitFor(async () => {
-    try {
-      return await probe();
-    } catch (e) {
-      if (!(e instanceof FailNow)) throw e;
-      died = e;
-      return true as T;
-    }
-  }, timeoutMs, what);
-  if (died) throw died;
-  return v;
-}
-
-export interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-export class Child {
-  readonly proc: ChildProcess;
-  readonly logs: LogLine[] = [];
-  readonly logFile: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  private readonly out: WriteStream;
-  private partial = '';
-
-  constructor(
-    readonly name: string,
-    env: NodeJS.ProcessEnv,
-  ) {
-    mkdirSync(LOG_DIR, { recursive: true });
-    this.logFile = join(LOG_DIR, `${name}.log`);
-    this.out = createWriteStream(this.logFile);
-    this.proc = spawn(process.execPath, [join(ROOT, 'bin/tokenwatch.js'), 'run'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // its own process group: only the signals this suite sends reach it
-      detached: true,
-    });
-    const onData = (d: Buffer) => {
-      this.out.write(d);
-      const text = this.partial + d.toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
-      for (const l of lines) {
-        if (!l.startsWith('{')) continue;
-        try {
-          this.logs.push(JSON.parse(l) as LogLine);
-        } catch {
-          // a line cut by SIGKILL
-        }
-      }
-    };
-    this.proc.stdout!.on('data', onData);
-    this.proc.stderr!.on('data', onData);
-    this.exited = new Promise((r) =>
-      this.proc.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        this.out.end();
-        r({ code, signal });
-      }),
-    );
-  }
-
-  get pid(): number {
-    return this.proc.pid!;
-  }
-
-  get alive(): boolean {
-    return this.exit === undefined;
-  }
-
-  find(msg: string | RegExp): LogLine[] {
-    return this.logs.filter((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(l.msg)));
-  }
-
-  /** Waits for a log line; fails early (with the log's tail) when the child exits first. */
-  async waitLog(msg: string | RegExp, timeoutMs: number, pred: (l: LogLine) => boolean = () => true, after = 0): Promise<LogLine> {
-    return poll(() => {
-      const hit = this.find(msg).slice(after).find(pred);
-      if (hit) return hit;
-      if (!this.alive) throw new ChildDied(`${this.name} exited (${this.why()}) before logging "${String(msg)}"; log ${this.logFile}:\n${this.tail()}`);
-      return undefined;
-    }, timeoutMs, `${this.name} to log "${String(msg)}" (log: ${this.logFile})`);
-  }
-
-  /** Consuming with at least one partition (ready). */
-  async ready(timeoutMs = 60_000): Promise<void> {
-    await this.waitLog('partitions assigned', timeoutMs, (l) => Array.isArray(l.partitions) && l.partitions.length > 0);
-  }
-
-  /** How the child ended, saying so when the signal did not come from this suite. */
-  why(): string {
-    if (!this.exit) return 'running';
-    const { code, signal } = this.exit;
-    if (signal && !this.sent.includes(signal)) return `killed by ${signal}, which this suite did not send (another process signalled it)`;
-    return signal ? `killed by ${signal}` : `exit code ${code}`;
-  }
-
-  tail(n = 15): string {
-    try {
-      return readFileSync(this.logFile, 'utf8').split('\n').slice(-n).join('\n');
-    } catch {
-      return '';
-    }
-  }
-
-  /** signals this suite sent (an exit by any other signal came from outside the test) */
-  readonly sent: NodeJS.Signals[] = [];
-
-  private signal(s: NodeJS.Signals): void {
-    this.sent.push(s);
-    this.proc.kill(s);
-  }
-
-  async kill9(): Promise<void> {
-    if (!this.alive) return;
-    this.signal('SIGKILL');
-    await this.exited;
-  }
-
-  /** Graceful stop (SIGTERM: finish the batch, flush, commit, leave the group). */
-  async term(timeoutMs = 40_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (!this.alive) return this.exit!;
-    this.signal('SIGTERM');
-    const t = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
-    const r = await this.exited;
-    clearTimeout(t);
-    return r;
-  }
-
-  stop(): void {
-    this.signal('SIGSTOP');
-  }
-
-  cont(): void {
-    this.signal('SIGCONT');
-  }
-
-  /** Peak resident set (VmHWM) and current RSS from /proc, kB. */
-  memory(): { rssKb: number; peakKb: number } | undefined {
-    try {
-      const s = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? NaN);
-      return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** Every child started by the suite, for the afterAll sweep. */
-export const children = new Set<Child>();
-// children run in their own process group: take them down with the test process whatever happens
-process.on('exit', () => {
-  for (const c of children) if (c.alive) c.proc.kill('SIGKILL');
-});
-
-/** Starts `node bin/tokenwatch.js run` with the test env (logs at info, JSON, to a file). */
-export function spawnRun(t: TestEnv, name: string, extra: NodeJS.ProcessEnv = {}): Child {
-  const c = new Child(`${name}-${uid('p')}`, { ...t.env, LOG_LEVEL: 'info', ...extra });
-  children.add(c);
-  return c;
-}
-
-export async function killAll(): Promise<void> {
-  for (const c of children) {
-    if (c.alive) {
-      c.cont();
-      await c.kill9();
-    }
-  }
-  children.clear();
-}
-
-/** A free TCP port for a child's metrics endpoint (TOKENWATCH_METRICS_PORT=0 disables it). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Scrapes a child's /metrics into name{labels} -> value. */
-export async function scrape(port: number): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const text = await res.text();
-  const out = new Map<string, number>();
-  for (const l of text.split('\n')) {
-    if (!l || l.startsWith('#')) continue;
-    const i = l.lastIndexOf(' ');
-    out.set(l.slice(0, i), Number(l.slice(i + 1)));
-  }
-  return out;
-}
-
 /** A config file whose breaker never trips (the faults under test are elsewhere; trips depend on wall-clock rates). */
 export function permissiveConfigFile(): string {
   mkdirSync(LOG_DIR, { recursive: true });
@@ -750,4 +432,3 @@ export function permissiveConfigFile(): string {
   return path;
 }
 
-export { changelogTopic };

@@ -9,47 +9,30 @@
  * every kill a plain random one (to tell the open-transaction case from the others).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropDatabase, readTopic, testEnv, waitFor, type TestEnv } from '../integration/harness.js';
+import { T0, teardown, type TestEnv } from '../support/services.js';
+import { committed, eventProducer, latestByKey, readTopic, withAdmin } from '../support/kafka.js';
+import { alertIdsInClickHouse, duplicateAlerts, rawAlertRows } from '../support/clickhouse.js';
+import { spawnRun, type Child } from '../support/processes.js';
+import { ChildDied, alertIdsOnceComplete, sleep, waitCommittedToEnd, waitFor } from '../support/waiting.js';
+import { changelogTopic } from '../../src/pipeline/index.js';
 import {
+  PARTITIONS,
   SOAK,
-  alertIdsInClickHouse,
   buildScenario,
-  changelogTopic,
-  committed,
-  createInput,
-  duplicateAlerts,
-  eventProducer,
   expectedOutcome,
+  faultEnv,
   groupMembers,
-  killAll,
-  latestByKey,
-  permissiveConfigFile,
-  rawAlertRows,
+  noiseEvent,
   refreshTheftAfter,
   refreshTheftBefore,
   removeMembers,
   rng,
   setDiff,
-  sleep,
-  spawnRun,
-  waitCommittedToEnd,
   watermarks,
-  withAdmin,
   writeNdjson,
-  T0,
-  noiseEvent,
-  poll,
-  ChildDied,
-  type Child,
 } from './helpers.js';
 
-const PARTITIONS = 4;
-const envs: TestEnv[] = [];
-
-afterAll(async () => {
-  await killAll();
-  for (const e of envs) await dropDatabase(e);
-});
+afterAll(teardown);
 
 /** After a SIGKILL the dead member holds the group until its session expires; soak runs wait that out. */
 async function forgetDead(t: TestEnv): Promise<void> {
@@ -89,13 +72,7 @@ describe('kill -9 at random points', () => {
     async () => {
       const seed = Number(process.env.TOKENWATCH_FAULT_SEED ?? Date.now() % 1_000_000);
       const r = rng(seed);
-      const t = await testEnv('kill', {
-        TOKENWATCH_INPUT_PARTITIONS: String(PARTITIONS),
-        TOKENWATCH_STATE_FLUSH_MS: '100',
-        TOKENWATCH_CONFIG: permissiveConfigFile(),
-      });
-      envs.push(t);
-      await createInput(t, PARTITIONS);
+      const t = await faultEnv('kill');
       const sc = buildScenario({
         seed,
         tag: `k${seed}`,
@@ -144,9 +121,9 @@ describe('kill -9 at random points', () => {
       const caughtUp = async () => !producing && (await producerEnds(t)) === (await sum(t));
       for (let n = 1; n <= wanted; n++) {
         const spawnedAt = await sum(t);
-        await poll(() => chunksSent >= plan[n - 1]! || !producing, 120_000, `chunk ${plan[n - 1]}`);
+        await waitFor(() => chunksSent >= plan[n - 1]! || !producing, 120_000, `chunk ${plan[n - 1]}`);
         // the running child must have committed something of its own first
-        await poll(async () => {
+        await waitFor(async () => {
           if (!child.alive) throw new ChildDied(`${child.name} ${child.why()} (log ${child.logFile})`);
           return (await sum(t)) > spawnedAt || (await caughtUp());
         }, 60_000, `child ${n - 1} to commit progress`);
@@ -204,13 +181,7 @@ describe('kill -9 at random points', () => {
   it(
     'killed inside the changelog transaction, restarted, killed again within the transaction timeout: the third run still has the second run\'s state',
     async () => {
-      const t = await testEnv('zombie', {
-        TOKENWATCH_INPUT_PARTITIONS: String(PARTITIONS),
-        TOKENWATCH_STATE_FLUSH_MS: '100',
-        TOKENWATCH_CONFIG: permissiveConfigFile(),
-      });
-      envs.push(t);
-      await createInput(t, PARTITIONS);
+      const t = await faultEnv('zombie');
       const producer = await eventProducer(t);
       const r = rng(42);
       let noiseN = 0;
@@ -260,10 +231,7 @@ describe('kill -9 at random points', () => {
       await producer.send(after);
       await producer.close();
       await waitCommittedToEnd(t, 30_000, [c3]);
-      const ids = await waitFor(async () => {
-        const got = new Set(await alertIdsInClickHouse(t));
-        return setDiff(expected.alertIds, got).length === 0 ? got : undefined;
-      }, 15_000, 'the 8 refresh-reuse alerts').catch(async () => new Set(await alertIdsInClickHouse(t)));
+      const ids = await alertIdsOnceComplete(t, expected.alertIds, 15_000, 'the 8 refresh-reuse alerts');
       const missing = setDiff(expected.alertIds, ids).map((id) => expected.trigger.get(id));
       expect(
         missing,

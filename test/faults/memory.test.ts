@@ -21,21 +21,11 @@ import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { BatchProcessor } from '../../src/pipeline/index.js';
 import type { AccessEvent } from '../../schemas/event.js';
-import { dropDatabase, testEnv, type TestEnv } from '../integration/harness.js';
-import {
-  SOAK,
-  FailNow,
-  createInput,
-  eventProducer,
-  freePort,
-  killAll,
-  noiseEvent,
-  rng,
-  scrape,
-  spawnRun,
-  waitCommittedToEnd,
-  T0,
-} from './helpers.js';
+import { T0, teardown, testEnv } from '../support/services.js';
+import { createInput, eventProducer } from '../support/kafka.js';
+import { freePort, scrape, spawnRun } from '../support/processes.js';
+import { FailNow, waitCommittedToEnd } from '../support/waiting.js';
+import { SOAK, noiseEvent, rng } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -55,11 +45,7 @@ const CHILD_CAP = SOAK ? 100_000 : 10_000;
 /** growth of the child's resident set over its idle size (GeoIP databases, tsx, kafkajs) */
 const CHILD_RSS_GROWTH_CAP_MB = SOAK ? 1_200 : 400;
 
-const envs: TestEnv[] = [];
-afterAll(async () => {
-  await killAll();
-  for (const e of envs) await dropDatabase(e);
-});
+afterAll(teardown);
 
 /** Random-fingerprint traffic: each fingerprint used once, a third of them twice a few seconds later. */
 function* flood(seed: number, n: number, spacingMs: number): Generator<AccessEvent> {
@@ -155,7 +141,6 @@ describe('1M random fingerprints against the key cap', () => {
       // size; with the default 1 s a backlog of new keys wedges the flush (test below)
       TOKENWATCH_STATE_FLUSH_MS: '100',
     });
-    envs.push(t);
     await createInput(t, 4);
     const port = Number(t.env.TOKENWATCH_METRICS_PORT);
     const child = spawnRun(t, 'flood');
@@ -215,7 +200,6 @@ describe('1M random fingerprints against the key cap', () => {
 
   it('a backlog of fresh fingerprints with the default 1 s state flush is committed: the changelog transaction fits the broker', async () => {
     const t = await testEnv('backlog', { TOKENWATCH_INPUT_PARTITIONS: '4' });
-    envs.push(t);
     await createInput(t, 4);
     const producer = await eventProducer(t);
     const events = [...flood(3, 30_000, 1)];

@@ -6,39 +6,26 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AccessEventInput } from '../../schemas/event.js';
-import { dropDatabase, readTopic, testEnv, type TestEnv } from '../integration/harness.js';
-import { replayAttack } from '../fixtures/events.js';
+import { keyOf, replayAttack } from '../fixtures/events.js';
+import { T0, teardown } from '../support/services.js';
+import { eventProducer, latestByKey, readTopic } from '../support/kafka.js';
+import { duplicateAlerts } from '../support/clickhouse.js';
+import { spawnRun } from '../support/processes.js';
+import { alertIdsOnceComplete, sleep, waitCommittedToEnd, waitFor } from '../support/waiting.js';
 import {
-  alertIdsInClickHouse,
-  createInput,
-  duplicateAlerts,
-  eventProducer,
+  PARTITIONS,
   expectedOutcome,
+  faultEnv,
   fp,
-  keyOf,
-  killAll,
-  latestByKey,
   noiseEvent,
   partitionOf,
-  permissiveConfigFile,
-  poll,
   refreshTheftAfter,
   refreshTheftBefore,
   rng,
   setDiff,
-  sleep,
-  spawnRun,
-  waitCommittedToEnd,
-  T0,
 } from './helpers.js';
 
-const PARTITIONS = 4;
-let env: TestEnv | undefined;
-
-afterAll(async () => {
-  await killAll();
-  if (env) await dropDatabase(env);
-});
+afterAll(teardown);
 
 /** `perPartition` session ids for each input partition (so every partition carries straddling families). */
 function sidsCovering(tag: string, perPartition: number): string[] {
@@ -61,12 +48,7 @@ function splitReplay(sid: string, startMs: number): [AccessEventInput[], AccessE
 
 describe('an instance joins and later leaves mid-stream', () => {
   it('families straddling the join and the leave are detected; alerts equal an uninterrupted run', async () => {
-    const t = (env = await testEnv('rebal', {
-      TOKENWATCH_INPUT_PARTITIONS: String(PARTITIONS),
-      TOKENWATCH_STATE_FLUSH_MS: '100',
-      TOKENWATCH_CONFIG: permissiveConfigFile(),
-    }));
-    await createInput(t, PARTITIONS);
+    const t = await faultEnv('rebal');
     const producer = await eventProducer(t);
     const sent: AccessEventInput[] = [];
     const send = async (events: AccessEventInput[]) => {
@@ -102,7 +84,7 @@ describe('an instance joins and later leaves mid-stream', () => {
     await send(joinFams.flatMap((s) => refreshTheftBefore(s, T0).slice(2)));
     const aAssignments = () => a.find('partitions assigned');
     await b.ready();
-    await poll(() => aAssignments().length >= 2 && (aAssignments().at(-1)!.partitions as number[]).length < PARTITIONS, 30_000, 'A to give partitions up');
+    await waitFor(() => aAssignments().length >= 2 && (aAssignments().at(-1)!.partitions as number[]).length < PARTITIONS, 30_000, 'A to give partitions up');
     const bParts = b.find('partitions assigned').at(-1)!.partitions as number[];
     // after the join: the thieves reuse the rotated tokens; the replayed tokens go on
     await send(joinFams.flatMap((s) => refreshTheftAfter(s, T0)));
@@ -116,7 +98,7 @@ describe('an instance joins and later leaves mid-stream', () => {
     // B leaves (graceful, SIGTERM) while noise keeps flowing; A takes everything back
     const termed = await b.term();
     expect(termed.code, b.why()).toBe(0);
-    await poll(() => (aAssignments().at(-1)!.partitions as number[]).length === PARTITIONS, 60_000, 'A to own every partition again');
+    await waitFor(() => (aAssignments().at(-1)!.partitions as number[]).length === PARTITIONS, 60_000, 'A to own every partition again');
     await send(leaveFams.flatMap((s) => refreshTheftAfter(s, T0)));
     await send(leaveReplays.flatMap(([, after]) => after));
     noiseOn = false;
@@ -127,10 +109,7 @@ describe('an instance joins and later leaves mid-stream', () => {
     const expected = await expectedOutcome(t, sent);
     expect(expected.byDetector.refresh_reuse).toBe(joinFams.length + leaveFams.length);
     expect(expected.byDetector.multi_ip_replay).toBe(joinReplays.length + leaveReplays.length);
-    const got = await poll(async () => {
-      const ids = new Set(await alertIdsInClickHouse(t));
-      return setDiff(expected.alertIds, ids).length === 0 ? ids : undefined;
-    }, 20_000, 'every expected alert').catch(async () => new Set(await alertIdsInClickHouse(t)));
+    const got = await alertIdsOnceComplete(t, expected.alertIds, 20_000, 'every expected alert');
     const missing = setDiff(expected.alertIds, got).map((id) => {
       const trig = sent.find((e) => e.id === expected.trigger.get(id));
       return `${trig?.cred.type} ${trig ? keyOf(trig) : '?'} (partition ${trig ? partitionOf(keyOf(trig), PARTITIONS) : '?'})`;

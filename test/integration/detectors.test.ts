@@ -15,7 +15,11 @@ import type { Detector, DetectorCase } from '../../src/detect/contract.js';
 import { caseEvent } from '../../src/testing/cases.js';
 import { replay } from '../../src/pipeline/replay.js';
 import { createLogger } from '../../src/telemetry/log.js';
-import { alertRows, dropDatabase, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
+import { teardown, testEnv, type TestEnv } from '../support/services.js';
+import { readTopic } from '../support/kafka.js';
+import { alertRows } from '../support/clickhouse.js';
+import { startProcessor } from '../support/processes.js';
+import { waitCommittedToEnd } from '../support/waiting.js';
 
 const ISOLATED_CRED_FIELDS = ['fp', 'sid', 'key_id', 'sub', 'client_id', 'jti'] as const;
 
@@ -56,7 +60,6 @@ function transportable(d: Detector, c: DetectorCase): boolean {
 }
 
 let env: TestEnv;
-let running: Running;
 let planned: Planned[];
 let file: string;
 let rows: Array<Record<string, unknown>>;
@@ -70,27 +73,20 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tw-cases-'));
   file = join(dir, 'events.ndjson');
   writeFileSync(file, planned.flatMap((p) => p.lines).join('\n') + '\n');
-  running = await startProcessor(env);
+  await startProcessor(env);
   // Produce with kcat, another real Kafka client; one key keeps the cases' arrival order.
   const keyed = join(dir, 'keyed.txt');
   writeFileSync(keyed, planned.flatMap((p) => p.lines.map((l) => `cases\t${l}`)).join('\n') + '\n');
   execFileSync('kcat', ['-P', '-b', env.ep.brokers, '-t', env.input, '-K', '\t', '-l', keyed], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const total = planned.reduce((n, p) => n + p.lines.length, 0);
-  await waitFor(async () => {
-    const committed = await running.bus.committedOffsets(env.group, env.input);
-    const sum = Object.values(committed).reduce((n, o) => n + Math.max(0, Number(o)), 0);
-    return sum >= total;
-  }, 120_000, `all ${total} case events processed`);
+  // kcat has returned: the input's end is every case event
+  await waitCommittedToEnd(env, 120_000);
   rows = await alertRows(env);
   const records = await readTopic(env, env.denylist);
   deny = new Map(records.map((r) => [r.key!, r.value]));
   denyValues = records.map((r) => r.value ?? '');
 }, 240_000);
 
-afterAll(async () => {
-  await running?.stop();
-  if (env) await dropDatabase(env);
-});
+afterAll(teardown);
 
 describe('detector cases through kcat → Kafka → tokenwatch run → ClickHouse / denylist', () => {
   it('has transportable cases for every detector, attacks and look-alikes', () => {

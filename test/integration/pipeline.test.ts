@@ -3,33 +3,26 @@
  * real broker and server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertRows, chClient, dropDatabase, produce, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
+import { T0, teardown, testEnv } from '../support/services.js';
+import { produce, produceEvents, readTopic } from '../support/kafka.js';
+import { alertRows, chClient } from '../support/clickhouse.js';
+import { startProcessor } from '../support/processes.js';
+import { waitCommittedToEnd, waitFor } from '../support/waiting.js';
 import { FIXTURE_EXP, handOff, keyOf, replayAttack, event } from '../fixtures/events.js';
 
 const FP_ATTACKED = 'tfp1:itAttackedToken0000001';
 const FP_QUIET = 'tfp1:itHandOffToken00000001';
 
-let running: Running | undefined;
-let env: TestEnv | undefined;
-
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  if (env) await dropDatabase(env);
-  env = undefined;
-});
-
-const t0 = Date.UTC(2026, 10, 30, 10, 0, 0);
+afterEach(teardown);
 
 describe('tokenwatch run on real Kafka and ClickHouse', () => {
   it('a replayed token yields an alert row in ClickHouse and a token:<fp> record on the denylist; a hand-off yields none', async () => {
-    env = await testEnv('e2e');
-    running = await startProcessor(env);
-    const events = [...handOff(FP_QUIET, t0), ...replayAttack(FP_ATTACKED, t0 + 1_000)];
-    await produce(env, env.input, events.map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })));
+    const env = await testEnv('e2e');
+    await startProcessor(env);
+    await produceEvents(env, [...handOff(FP_QUIET, T0), ...replayAttack(FP_ATTACKED, T0 + 1_000)]);
 
     const rows = await waitFor(async () => {
-      const r = await alertRows(env!, `detector = 'multi_ip_replay'`);
+      const r = await alertRows(env, `detector = 'multi_ip_replay'`);
       return r.length ? r : undefined;
     }, 30_000, 'the replay alert in ClickHouse');
     expect(rows).toHaveLength(1);
@@ -41,7 +34,7 @@ describe('tokenwatch run on real Kafka and ClickHouse', () => {
     expect(evidence.event_ids.length).toBeGreaterThanOrEqual(4);
 
     const deny = await waitFor(async () => {
-      const recs = await readTopic(env!, env!.denylist);
+      const recs = await readTopic(env, env.denylist);
       return recs.length ? recs : undefined;
     }, 30_000, 'the denylist record');
     expect(deny.map((d) => d.key)).toEqual([`token:${FP_ATTACKED}`]);
@@ -55,28 +48,28 @@ describe('tokenwatch run on real Kafka and ClickHouse', () => {
   });
 
   it('malformed, oversized and secret-bearing messages go to the DLQ redacted; a later attack is still detected', async () => {
-    env = await testEnv('dlq');
-    running = await startProcessor(env);
+    const env = await testEnv('dlq');
+    await startProcessor(env);
     const jwt = ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiJ1c2VyLTQyIn0', 'c2lnbmF0dXJlc2lnbmF0dXJl'].join('.');
     const bearerValue = 'opaque' + 'Secret' + 'Value'.repeat(4);
-    const secretEvent = { ...event({ ts: t0, fp: 'tfp1:itSecretCarrier000001' }), headers: { authorization: `Bearer ${bearerValue}` } };
-    const queryEvent = event({ ts: t0, fp: 'tfp1:itSecretCarrier000002', route: `/v1/orders?access_token=${bearerValue}` });
+    const secretEvent = { ...event({ ts: T0, fp: 'tfp1:itSecretCarrier000001' }), headers: { authorization: `Bearer ${bearerValue}` } };
+    const queryEvent = event({ ts: T0, fp: 'tfp1:itSecretCarrier000002', route: `/v1/orders?access_token=${bearerValue}` });
     const messages = [
       { key: 'k1', value: 'this is not json' },
       { key: 'k2', value: JSON.stringify({ v: 1, id: 'x' }) },
       { key: 'k3', value: JSON.stringify(secretEvent) },
-      { key: 'k4', value: JSON.stringify({ ...event({ ts: t0, fp: 'tfp1:itSecretCarrier000003' }), note: jwt }) },
+      { key: 'k4', value: JSON.stringify({ ...event({ ts: T0, fp: 'tfp1:itSecretCarrier000003' }), note: jwt }) },
       { key: 'k5', value: JSON.stringify(queryEvent) },
-      { key: 'k6', value: JSON.stringify({ ...event({ ts: t0, fp: 'tfp1:itHuge00000000000000001' }), pad: 'x'.repeat(70_000) }) },
+      { key: 'k6', value: JSON.stringify({ ...event({ ts: T0, fp: 'tfp1:itHuge00000000000000001' }), pad: 'x'.repeat(70_000) }) },
       { key: 'k7', value: null },
-      ...replayAttack(FP_ATTACKED, t0 + 5_000, 'dlq').map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })),
+      ...replayAttack(FP_ATTACKED, T0 + 5_000, 'dlq').map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })),
     ];
     // one partition key for all, so the order on the wire is the order above
     await produce(env, env.input, messages.map((m) => ({ key: 'one-key', value: m.value })));
 
-    await waitFor(async () => (await alertRows(env!, `detector = 'multi_ip_replay'`)).length === 1, 30_000, 'the attack alert after bad input');
+    await waitFor(async () => (await alertRows(env, `detector = 'multi_ip_replay'`)).length === 1, 30_000, 'the attack alert after bad input');
     const dlq = await waitFor(async () => {
-      const recs = await readTopic(env!, env!.dlq);
+      const recs = await readTopic(env, env.dlq);
       return recs.length >= 7 ? recs : undefined;
     }, 30_000, 'seven DLQ records');
     const reasons = dlq.map((d) => JSON.parse(d.value!).reason).sort();
@@ -99,29 +92,29 @@ describe('tokenwatch run on real Kafka and ClickHouse', () => {
   });
 
   it('when the ClickHouse write fails the committed offset does not pass the unwritten alert, and nothing is lost on recovery', async () => {
-    env = await testEnv('chfail');
-    running = await startProcessor(env);
+    const env = await testEnv('chfail');
+    const running = await startProcessor(env);
     const ch = chClient(env);
     try {
       await ch.command({ query: `RENAME TABLE ${env.database}.alerts TO ${env.database}.alerts_away` });
-      const events = replayAttack(FP_ATTACKED, t0, 'chf');
+      const events = replayAttack(FP_ATTACKED, T0, 'chf');
       await produce(env, env.input, events.map((e) => ({ key: 'one-key', value: JSON.stringify(e) })));
-      await waitFor(() => running!.metrics.value('tokenwatch_sink_errors_total', { sink: 'clickhouse' }) >= 2, 30_000, 'failed ClickHouse writes');
+      await waitFor(() => running.metrics.value('tokenwatch_sink_errors_total', { sink: 'clickhouse' }) >= 2, 30_000, 'failed ClickHouse writes');
 
       const committed = await running.bus.committedOffsets(env.group, env.input);
       const ends = await running.bus.endOffsets(env.input);
       const partition = Number(Object.entries(ends).find(([, high]) => high !== '0')![0]);
       // the attack's events are offsets 0..5 of that partition; the alert is triggered by one of them
       expect(BigInt(committed[partition] ?? '-1')).toBeLessThan(4n);
-      expect(await waitFor(async () => (await readTopic(env!, env!.denylist)).length, 10_000, 'denylist record (written, idempotent)')).toBe(1);
+      expect(await waitFor(async () => (await readTopic(env, env.denylist)).length, 10_000, 'denylist record (written, idempotent)')).toBe(1);
 
       await ch.command({ query: `RENAME TABLE ${env.database}.alerts_away TO ${env.database}.alerts` });
       const rows = await waitFor(async () => {
-        const r = await alertRows(env!, `detector = 'multi_ip_replay'`);
+        const r = await alertRows(env, `detector = 'multi_ip_replay'`);
         return r.length ? r : undefined;
       }, 40_000, 'the alert after ClickHouse recovered');
       expect(rows).toHaveLength(1);
-      await waitFor(async () => (await running!.bus.committedOffsets(env!.group, env!.input))[partition] === ends[partition], 20_000, 'offset committed to the end');
+      await waitCommittedToEnd(env, 20_000);
     } finally {
       await ch.close();
     }

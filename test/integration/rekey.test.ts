@@ -4,17 +4,15 @@
  * owner, so the attack is detected exactly once and the source offsets point at the input.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { alertRows, dropDatabase, produce, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
+import { T0, teardown, testEnv } from '../support/services.js';
+import { produce, readTopic } from '../support/kafka.js';
+import { alertRows } from '../support/clickhouse.js';
+import { startProcessor } from '../support/processes.js';
+import { waitFor } from '../support/waiting.js';
 import { replayAttack } from '../fixtures/events.js';
 import { repartitionTopic, routingKey } from '../../src/pipeline/index.js';
 
-const running: Running[] = [];
-let env: TestEnv | undefined;
-
-afterAll(async () => {
-  for (const r of running) await r.stop();
-  if (env) await dropDatabase(env);
-});
+afterAll(teardown);
 
 describe('re-keying through tokenwatch.<group>.repartition', () => {
   it('routes by tenant and the first of sub, sid, key_id, fp', () => {
@@ -26,21 +24,21 @@ describe('re-keying through tokenwatch.<group>.repartition', () => {
   });
 
   it('two instances, randomly partitioned input: the replay attack is found once, with input offsets as its source', async () => {
-    env = await testEnv('rekey', { TOKENWATCH_REKEY: 'true', TOKENWATCH_INPUT_PARTITIONS: '4' });
-    running.push(await startProcessor(env));
-    running.push(await startProcessor(env));
+    const env = await testEnv('rekey', { TOKENWATCH_REKEY: 'true', TOKENWATCH_INPUT_PARTITIONS: '4' });
+    await startProcessor(env);
+    await startProcessor(env);
     const fp = 'tfp1:rekeyAttacked00000001';
-    const events = replayAttack(fp, Date.UTC(2026, 10, 30, 11, 0, 0), 'rk');
+    const events = replayAttack(fp, T0 + 3_600_000, 'rk');
     // no key: the producer spreads the attack's events over the partitions
     for (const e of events) await produce(env, env.input, [{ key: `noise-${Math.random()}`, value: JSON.stringify(e) }]);
     const rows = await waitFor(async () => {
-      const r = await alertRows(env!, `detector = 'multi_ip_replay'`);
+      const r = await alertRows(env, `detector = 'multi_ip_replay'`);
       return r.length ? r : undefined;
     }, 45_000, 'the alert through the repartition topic');
     expect(rows).toHaveLength(1);
     expect(String(rows[0]!.source).startsWith(`${env.input}/`)).toBe(true);
     const deny = await waitFor(async () => {
-      const d = await readTopic(env!, env!.denylist);
+      const d = await readTopic(env, env.denylist);
       return d.length ? d : undefined;
     }, 20_000, 'the denylist record');
     expect(deny.map((d) => d.key)).toEqual([`token:${fp}`]);

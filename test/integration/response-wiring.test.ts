@@ -4,40 +4,18 @@
  * `breakerOpenRecord` on a trip, and a `BreakerControl` followed before consuming.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { alertRows, dropDatabase, produce, readTopic, startProcessor, testEnv, waitFor, type Running, type TestEnv } from './harness.js';
-import { keyOf, replayAttack } from '../fixtures/events.js';
+import { teardown, testEnv, type TestEnv } from '../support/services.js';
+import { readTopic } from '../support/kafka.js';
+import { alertRows } from '../support/clickhouse.js';
+import { runCli, startProcessor } from '../support/processes.js';
+import { waitCommittedToEnd, waitFor } from '../support/waiting.js';
+import { attacks, fp } from './attacks.js';
 import { RISC_CREDENTIAL_COMPROMISE, decodeSet, setJti, verifySet } from '../../src/respond/set.js';
 import { BREAKER_CONTROL_KEY, parseBreakerRecord } from '../../src/respond/breaker-control.js';
 
 const SET_KEY = 'set-signing-secret-for-tests-0000000001';
-let running: Running | undefined;
-let env: TestEnv | undefined;
 
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  if (env) await dropDatabase(env);
-  env = undefined;
-});
-
-const t0 = Date.UTC(2026, 10, 30, 10, 0, 0);
-const fp = (tag: string, i: number) => `tfp1:${tag}${String(i).padStart(22 - tag.length, '0')}`;
-
-async function attacks(t: TestEnv, tag: string, from: number, n: number): Promise<string[]> {
-  const fps = Array.from({ length: n }, (_, i) => fp(tag, from + i));
-  const events = fps.flatMap((f, i) => replayAttack(f, t0 + (from + i) * 40_000, `${tag}${from + i}`));
-  await produce(t, t.input, events.map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })));
-  return fps;
-}
-
-async function drained(t: TestEnv, r: Running): Promise<void> {
-  await waitFor(async () => {
-    const ends = await r.bus.endOffsets(t.input);
-    const committed = await r.bus.committedOffsets(t.group, t.input);
-    return Object.entries(ends).every(([p, high]) => high === '0' || committed[Number(p)] === high);
-  }, 30_000, 'the processor to commit its input to the end');
-}
+afterEach(teardown);
 
 async function setEnv(name: string, extra: NodeJS.ProcessEnv = {}): Promise<TestEnv> {
   const base = await testEnv(name);
@@ -53,10 +31,10 @@ async function setEnv(name: string, extra: NodeJS.ProcessEnv = {}): Promise<Test
 
 describe('processor wiring: SETs and the shared breaker state', () => {
   it('publishes one signed SET per published revocation, none in shadow mode', async () => {
-    env = await setEnv('set');
-    running = await startProcessor(env);
+    const env = await setEnv('set');
+    const running = await startProcessor(env);
     const fps = await attacks(env, 'set', 0, 2);
-    await waitFor(async () => (await readTopic(env!, env!.config.set.topic)).length === 2, 30_000, 'two SETs');
+    await waitFor(async () => (await readTopic(env, env.config.set.topic)).length === 2, 30_000, 'two SETs');
     const deny = await readTopic(env, env.denylist);
     const sets = await readTopic(env, env.config.set.topic);
     expect(sets.map((s) => s.key).sort()).toEqual(fps.map((f) => `token:${f}`).sort());
@@ -69,29 +47,23 @@ describe('processor wiring: SETs and the shared breaker state', () => {
       expect(decodeSet(s.value!).header.alg).toBe('HS256');
     }
     await running.stop();
-    running = undefined;
 
     const shadowEnv = await setEnv('setshd', { TOKENWATCH_SHADOW: 'true' });
-    const shadow = await startProcessor(shadowEnv);
-    try {
-      await attacks(shadowEnv, 'shd', 0, 1);
-      await waitFor(async () => (await alertRows(shadowEnv, `action = 'shadow_revoke'`)).length === 1, 30_000, 'the shadow_revoke row');
-      await drained(shadowEnv, shadow);
-      expect(await readTopic(shadowEnv, shadowEnv.config.set.topic)).toEqual([]);
-      expect(await readTopic(shadowEnv, shadowEnv.denylist)).toEqual([]);
-    } finally {
-      await shadow.stop();
-      await dropDatabase(shadowEnv);
-    }
+    await startProcessor(shadowEnv);
+    await attacks(shadowEnv, 'shd', 0, 1);
+    await waitFor(async () => (await alertRows(shadowEnv, `action = 'shadow_revoke'`)).length === 1, 30_000, 'the shadow_revoke row');
+    await waitCommittedToEnd(shadowEnv, 30_000);
+    expect(await readTopic(shadowEnv, shadowEnv.config.set.topic)).toEqual([]);
+    expect(await readTopic(shadowEnv, shadowEnv.denylist)).toEqual([]);
   });
 
   it('a trip is shared through the control topic and survives a restart; `tokenwatch breaker-reset` resumes revocations', async () => {
-    env = await setEnv('ctl', { TOKENWATCH_SET_TOPIC: '' });
+    const env = await setEnv('ctl', { TOKENWATCH_SET_TOPIC: '' });
     const response = { ...env.config.response, breaker: { maxRevocationsPerMin: 2, maxRevocationsPerTenantPerMin: 100, coolDownSec: 600 } };
-    running = await startProcessor(env, { response });
+    let running = await startProcessor(env, { response });
     await attacks(env, 'ctl', 0, 3);
-    await waitFor(async () => (await alertRows(env!, `detector = 'revocation_breaker'`)).length === 1, 30_000, 'the breaker alert');
-    await drained(env, running);
+    await waitFor(async () => (await alertRows(env, `detector = 'revocation_breaker'`)).length === 1, 30_000, 'the breaker alert');
+    await waitCommittedToEnd(env, 30_000);
     const control = await readTopic(env, env.config.topics.control);
     expect(control.map((c) => c.key)).toEqual([BREAKER_CONTROL_KEY]);
     expect(parseBreakerRecord(control[0]!.value)).toMatchObject({ state: 'open', trip: { scope: 'global', limit: 2 } });
@@ -101,27 +73,22 @@ describe('processor wiring: SETs and the shared breaker state', () => {
     running = await startProcessor(env, { response });
     expect(running.processor.core.policy.breaker.status.open).toBe(true);
     await attacks(env, 'ctl', 3, 1);
-    await waitFor(async () => (await alertRows(env!, `credential_fp = '${fp('ctl', 3)}'`)).length === 1, 30_000, 'the alert after the restart');
+    await waitFor(async () => (await alertRows(env, `credential_fp = '${fp('ctl', 3)}'`)).length === 1, 30_000, 'the alert after the restart');
     const afterRestart = (await alertRows(env, `credential_fp = '${fp('ctl', 3)}'`))[0]!;
     expect(afterRestart.action).toBe('alert');
     expect(JSON.parse(String(afterRestart.evidence)).policy.join(' ')).toMatch(/circuit breaker open/);
 
-    const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const p = spawn(process.execPath, ['bin/tokenwatch.js', 'breaker-reset', '--reason', 'burst was a test', '--actor', 'it-test'], { env: { ...process.env, ...env!.env } });
-      let stdout = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.on('close', (code) => resolve({ code, stdout }));
-    });
+    const out = await runCli(env, ['breaker-reset', '--reason', 'burst was a test', '--actor', 'it-test']);
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/breaker reset \(it was open since/);
-    await waitFor(() => !running!.processor.core.policy.breaker.status.open, 5_000, 'the breaker to close');
+    await waitFor(() => !running.processor.core.policy.breaker.status.open, 5_000, 'the breaker to close');
     expect(running.metrics.value('tokenwatch_breaker_open')).toBe(0);
     const reset = await alertRows(env, `detector = 'breaker_reset'`);
     expect(reset).toHaveLength(1);
     expect(reset[0]!.summary).toMatch(/reset by it-test: burst was a test/);
 
     await attacks(env, 'ctl', 4, 1);
-    await waitFor(async () => (await readTopic(env!, env!.denylist)).some((d) => d.key === `token:${fp('ctl', 4)}`), 30_000, 'a revocation after the reset');
+    await waitFor(async () => (await readTopic(env, env.denylist)).some((d) => d.key === `token:${fp('ctl', 4)}`), 30_000, 'a revocation after the reset');
     expect((await readTopic(env, env.denylist)).map((d) => d.key).sort()).toEqual([0, 1, 4].map((i) => `token:${fp('ctl', i)}`).sort());
   });
 });
