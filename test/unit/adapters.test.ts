@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { AccessEventSchema } from '../../schemas/event.js';
 import { ADAPTERS, ADAPTER_NAMES, INPUT_FORMATS, adapterFor, adapterReason, isInputFormat } from '../../src/ingest/adapters/index.js';
 import type { AdaptContext, AdapterCase, GatewayAdapter } from '../../src/ingest/adapters/types.js';
+import { BAD, clfMs, ip, isCredentialName, isoMs, offsetId, pathOnly, scanQuery, status } from '../../src/ingest/adapters/common.js';
 
 const root = fileURLToPath(new URL('../../src/ingest/adapters/', import.meta.url));
 const SECTIONS = ['Gateway configuration', 'Fingerprint and credential facts', 'Field mapping', 'What it cannot know', 'References'];
@@ -70,6 +71,62 @@ function runCase(adapter: GatewayAdapter, c: AdapterCase): string[] {
 describe.each(ADAPTERS.map((a) => [a.name, a] as const))('adapter %s', (_name, adapter) => {
   it.each(adapter.cases.map((c) => [c.name, c] as const))('%s', (_case, c) => {
     expect(runCase(adapter, c)).toEqual([]);
+  });
+});
+
+describe('shared readers (common.ts)', () => {
+  it.each([
+    ['2026-11-30T10:00:00Z', Date.UTC(2026, 10, 30, 10)],
+    ['2026-11-30t10:00:00z', Date.UTC(2026, 10, 30, 10)],
+    ['2026-11-30 10:00:00.5+00:00', Date.UTC(2026, 10, 30, 10, 0, 0, 500)],
+    ['2026-11-30T10:00:00,25Z', Date.UTC(2026, 10, 30, 10, 0, 0, 250)],
+    ['2026-11-30T10:00:00.123456789Z', Date.UTC(2026, 10, 30, 10, 0, 0, 123)],
+    ['2026-11-30T15:30:00+0530', Date.UTC(2026, 10, 30, 10)],
+    ['2026-11-30T05:00:00-05:00', Date.UTC(2026, 10, 30, 10)],
+    ['2026-11-30T10:00:00', BAD],
+    ['2026-13-30T10:00:00Z', BAD],
+    ['2026-11-30T24:00:00Z', BAD],
+    ['1969-12-31T23:59:59Z', BAD],
+    ['2026-11-30T10:00:00.Z', BAD],
+    ['2026-11-30T10:00:00Zjunk', BAD],
+    ['2026-11-30T10:00:00+5:30', BAD],
+  ] as const)('isoMs(%s)', (text, want) => {
+    expect(isoMs(text)).toBe(want);
+  });
+
+  it('reads CLF times, addresses, paths, statuses and query credentials', () => {
+    expect(clfMs('30/Nov/2026:11:00:00 +0100')).toBe(Date.UTC(2026, 10, 30, 10));
+    expect(clfMs('30/Foo/2026:11:00:00 +0100')).toBe(BAD);
+    const addresses: Array<[string, unknown]> = [
+      ['203.0.113.7', '203.0.113.7'],
+      ['203.0.113.7:443', '203.0.113.7'],
+      ['[2001:db8::7]:443', '2001:db8::7'],
+      ['2001:db8::7', '2001:db8::7'],
+      ['fe80::1%eth0', 'fe80::1'],
+      ['::ffff:203.0.113.7', '203.0.113.7'],
+      ['-', undefined],
+      ['', undefined],
+      ['proxy.internal', BAD],
+      ['203.0.113.7, 10.0.0.1', BAD],
+    ];
+    expect(addresses.filter(([a, want]) => ip(a) !== want)).toEqual([]);
+    expect(pathOnly('https://api.example.com:8443/v1/x?apikey=1#f')).toBe('/v1/x');
+    expect(pathOnly('/v1/x#frag?y')).toBe('/v1/x');
+    expect(pathOnly('?only=query')).toBe('/');
+    expect([status('200'), status(0), status(-1), status(600), status('2xx'), status(null)]).toEqual([200, 499, 499, BAD, BAD, undefined]);
+    const found: Array<{ field: string; setting: string }> = [];
+    scanQuery('/p?page=2&access%5Ftoken=abc&api_key=&token=REDACTED&client_secret=x', 'uri', 's', found);
+    expect(found.map((f) => f.field)).toEqual(['uri?access_token', 'uri?client_secret']);
+    expect(offsetId({ topic: 't'.repeat(200), partition: 1, offset: '2' })).toMatch(/^kafka:[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('credential names: the fast filter agrees with the pattern', () => {
+    const yes = ['authorization', 'Proxy-Authorization', 'cookie', 'Set-Cookie', 'cookies', 'x-api-key', 'api_key', 'apikey', 'apiKey', 'identity.apiKey',
+      'access_token', 'refresh_token', 'id_token', 'X-Auth-Token', 'x-amz-security-token', 'client_secret', 'password', 'passwd', 'passphrase',
+      'credentials', 'credential', 'private_key', 'signing-key', 'request_Authorization', 'http_authorization'];
+    const no = ['token_type', 'key_id', 'apiKeyId', 'tw_fp', 'tw_cred_type', 'tw_key_id', 'status', 'x-request-id', 'user-agent', 'cookie_name', 'secretary_id'];
+    expect(yes.filter((n) => !isCredentialName(n))).toEqual([]);
+    expect(no.filter((n) => isCredentialName(n))).toEqual([]);
   });
 });
 

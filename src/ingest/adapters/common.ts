@@ -24,7 +24,6 @@ export const TFP1_RE = /^tfp1:[A-Za-z0-9_-]{22}$/;
 const NUMERIC_RE = /^-?\d+(?:\.\d+)?$/;
 const INT_RE = /^-?\d+$/;
 const METHOD_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/;
-const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
 const CLF_RE = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
 const MONTHS = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((m, i) => [m, i]));
 const MAX_TS_MS = 8.64e15;
@@ -35,7 +34,9 @@ export function isRecord(v: unknown): v is Rec {
 
 /** `o[key]` when `o` is a plain object that owns `key`; never follows the prototype chain. */
 export function get(o: unknown, key: string): unknown {
-  return isRecord(o) && Object.hasOwn(o, key) ? o[key] : undefined;
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return undefined;
+  const v = (o as Rec)[key];
+  return v !== undefined && Object.hasOwn(o, key) ? v : undefined;
 }
 
 /** A string (numbers are stringified); `""`, `"-"`, `null` and `undefined` are absent. */
@@ -124,14 +125,58 @@ function msFromParts(y: number, mo: number, d: number, h: number, mi: number, s:
   return Number.isFinite(t) && t >= 0 && t <= MAX_TS_MS ? t : BAD;
 }
 
-/** RFC 3339 / ISO 8601 with a zone (`Z` or `±hh:mm`), any fraction digits (Traefik logs nanoseconds). */
+/** Digits of `s` in [from, to) as a number, or -1 when one is not a digit. */
+function digits(s: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * RFC 3339 / ISO 8601 with a zone (`Z` or `±hh:mm` / `±hhmm`), `T` or space, any number of fraction
+ * digits (Traefik logs nanoseconds). Hand-parsed: this runs once per event.
+ */
 export function isoMs(s: string): Read<number> {
-  const m = ISO_RE.exec(s);
-  if (!m) return BAD;
-  const frac = m[7] ?? '';
-  const ms = frac === '' ? 0 : Number((frac + '00').slice(0, 3));
-  const off = m[8] ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
-  return msFromParts(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms, off);
+  if (s.length < 20 || s.length > 40) return BAD;
+  const sep = s.charCodeAt(10);
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (sep !== 84 && sep !== 116 && sep !== 32)) return BAD;
+  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return BAD;
+  const y = digits(s, 0, 4);
+  const mo = digits(s, 5, 7);
+  const d = digits(s, 8, 10);
+  const h = digits(s, 11, 13);
+  const mi = digits(s, 14, 16);
+  const sec = digits(s, 17, 19);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0) return BAD;
+  let i = 19;
+  let ms = 0;
+  const dot = s.charCodeAt(i);
+  if (dot === 46 || dot === 44) {
+    i++;
+    const start = i;
+    while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
+    if (i === start) return BAD;
+    const take = Math.min(3, i - start);
+    ms = digits(s, start, start + take) * (take === 1 ? 100 : take === 2 ? 10 : 1);
+  }
+  let off = 0;
+  const z = s.charCodeAt(i);
+  if (z === 90 || z === 122) {
+    if (i + 1 !== s.length) return BAD;
+  } else if (z === 43 || z === 45) {
+    const rest = s.length - i - 1;
+    const colon = rest === 5 && s.charCodeAt(i + 3) === 58;
+    if (rest !== 4 && !colon) return BAD;
+    const oh = digits(s, i + 1, i + 3);
+    const om = colon ? digits(s, i + 4, i + 6) : digits(s, i + 3, i + 5);
+    if (oh < 0 || om < 0 || oh > 23 || om > 59) return BAD;
+    off = (z === 45 ? -1 : 1) * (oh * 60 + om);
+  } else return BAD;
+  return msFromParts(y, mo - 1, d, h, mi, sec, ms, off);
 }
 
 /** Common Log Format time, `dd/MMM/yyyy:HH:mm:ss ±hhmm` (AWS `$context.requestTime`). */
@@ -191,8 +236,14 @@ const PRINTABLE_NAME_RE = /^[A-Za-z0-9_.:@-]{1,64}$/;
 /** Values that are redaction placeholders, not credentials. */
 const REDACTED_RE = /^\s*(?:redacted|\[redacted\]|<redacted>|\*+|-)?\s*$/i;
 
+/** Last two letters (lower case) of the names CREDENTIAL_NAME_RE matches: a cheap filter before it. */
+const CREDENTIAL_ENDINGS = new Set(['on', 'en', 'ie', 'es', 'et', 'rd', 'wd', 'se', 'ey', 'al', 'ls'].map((e) => e.charCodeAt(0) * 128 + e.charCodeAt(1)));
+
+/** True when `name` ends like a credential-bearing name; looks at the last 16 characters only. */
 export function isCredentialName(name: string): boolean {
-  return CREDENTIAL_NAME_RE.test(name);
+  const n = name.length;
+  if (n < 3 || !CREDENTIAL_ENDINGS.has((name.charCodeAt(n - 2) | 0x20) * 128 + (name.charCodeAt(n - 1) | 0x20))) return false;
+  return CREDENTIAL_NAME_RE.test(n > 16 ? name.slice(n - 16) : name);
 }
 
 function live(v: unknown): boolean {
@@ -214,7 +265,7 @@ function push(out: RawSecret[], field: string, setting: string): void {
 export function scanNamed(obj: unknown, prefix: string, setting: (name: string) => string, out: RawSecret[]): void {
   if (!isRecord(obj)) return;
   for (const key of Object.keys(obj)) {
-    if (!CREDENTIAL_NAME_RE.test(key) || !live(obj[key])) continue;
+    if (!isCredentialName(key) || !live(obj[key])) continue;
     if (PRINTABLE_NAME_RE.test(key)) push(out, prefix + key, setting(key));
     else push(out, prefix === '' ? '(record)' : prefix.slice(0, -1), setting('<name>'));
   }
@@ -238,7 +289,7 @@ export function scanQuery(target: unknown, field: string, setting: string, out: 
     } catch {
       // keep the raw name
     }
-    if (!CREDENTIAL_NAME_RE.test(name)) continue;
+    if (!isCredentialName(name)) continue;
     push(out, PRINTABLE_NAME_RE.test(name) ? `${field}?${name}` : field, setting);
   }
 }
@@ -265,6 +316,15 @@ export type TwKey = (typeof TW_KEYS)[number];
 type Cred = AccessEventInput['cred'];
 type CredentialType = Cred['type'];
 const CRED_TYPES: ReadonlySet<string> = new Set(CREDENTIAL_TYPES);
+
+/** Optional string facts and the `cred` property each fills. */
+const ID_FACTS = [
+  ['tw_sub', 'sub'],
+  ['tw_sid', 'sid'],
+  ['tw_client_id', 'client_id'],
+  ['tw_key_id', 'key_id'],
+  ['tw_jti', 'jti'],
+] as const;
 
 export interface Facts {
   cred: Cred;
@@ -306,13 +366,7 @@ export function readFacts(read: (key: TwKey) => unknown, fpHelp: string): Facts 
   }
   const cred: Cred = { type: (typeText ?? 'access_token') as CredentialType, fp };
 
-  for (const [key, prop] of [
-    ['tw_sub', 'sub'],
-    ['tw_sid', 'sid'],
-    ['tw_client_id', 'client_id'],
-    ['tw_key_id', 'key_id'],
-    ['tw_jti', 'jti'],
-  ] as const) {
+  for (const [key, prop] of ID_FACTS) {
     const v = idOf(read(key), key, 256);
     if (isFailure(v)) return v;
     if (v !== undefined) cred[prop] = v;
