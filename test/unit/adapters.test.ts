@@ -113,6 +113,7 @@ describe('shared readers (common.ts)', () => {
     expect(pathOnly('https://api.example.com:8443/v1/x?apikey=1#f')).toBe('/v1/x');
     expect(pathOnly('/v1/x#frag?y')).toBe('/v1/x');
     expect(pathOnly('?only=query')).toBe('/');
+    expect(pathOnly('/a://b?c')).toBe('/a://b');
     expect([status('200'), status(0), status(-1), status(600), status('2xx'), status(null)]).toEqual([200, 499, 499, BAD, BAD, undefined]);
     const found: Array<{ field: string; setting: string }> = [];
     scanQuery('/p?page=2&access%5Ftoken=abc&api_key=&token=REDACTED&client_secret=x', 'uri', 's', found);

@@ -28,6 +28,7 @@ const CLF_RE = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]
 const MONTHS = new Map(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].map((m, i) => [m, i]));
 const MAX_TS_MS = 8.64e15;
 
+/** A plain JSON object (not null, not an array). */
 export function isRecord(v: unknown): v is Rec {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -55,6 +56,7 @@ export function headerText(v: unknown): Read<string> {
 
 /** An integer from a number or a decimal string. */
 export function int(v: unknown): Read<number> {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : BAD;
   const t = text(v);
   if (t === undefined || t === BAD) return t;
   if (!INT_RE.test(t)) return BAD;
@@ -73,6 +75,7 @@ export function status(v: unknown): Read<number> {
   return n >= 100 && n <= 599 ? n : BAD;
 }
 
+/** An HTTP method token (RFC 9110 `token`, at most 32 characters). */
 export function method(v: unknown): Read<string> {
   const t = text(v);
   if (t === undefined || t === BAD) return t;
@@ -105,7 +108,7 @@ export function ip(v: unknown): Read<string> {
 export function pathOnly(target: string): string {
   let p = target;
   const scheme = p.indexOf('://');
-  if (scheme > 0 && scheme < 10) {
+  if (scheme > 0 && scheme < 10 && p.charCodeAt(0) !== 47) {
     const slash = p.indexOf('/', scheme + 3);
     p = slash < 0 ? '/' : p.slice(slash);
   }
@@ -220,6 +223,7 @@ export function offsetId(ctx: AdaptContext): string {
   return s.length <= 128 ? s : `kafka:${createHash('sha256').update(s).digest('base64url')}`;
 }
 
+/** A failure on gateway field `field`; `detail` must not contain record values (cut to 200 chars). */
 export function fail(field: string, detail: string): AdaptFailure {
   return { ok: false, field, detail: detail.length > 200 ? detail.slice(0, 200) : detail };
 }
@@ -233,8 +237,13 @@ const CREDENTIAL_NAME_RE =
   /(?:authorization|cookies?|token|secret|passw(?:or)?d|passphrase|api[-_]?key|(?:access|auth|private|secret|client|signing|master)[-_]?key|credentials?)$/i;
 /** Names we are willing to echo in a `rawSecrets` field (short, printable). */
 const PRINTABLE_NAME_RE = /^[A-Za-z0-9_.:@-]{1,64}$/;
-/** Values that are redaction placeholders, not credentials. */
-const REDACTED_RE = /^\s*(?:redacted|\[redacted\]|<redacted>|\*+|-)?\s*$/i;
+/** Values that are redaction placeholders, not credentials (tested on the trimmed value: no backtracking). */
+const PLACEHOLDER_RE = /^(?:redacted|\[redacted\]|<redacted>|\*+|-)$/i;
+
+function placeholder(v: string): boolean {
+  const t = v.trim();
+  return t === '' || (t.length <= 16 && PLACEHOLDER_RE.test(t));
+}
 
 /** Last two letters (lower case) of the names CREDENTIAL_NAME_RE matches: a cheap filter before it. */
 const CREDENTIAL_ENDINGS = new Set(['on', 'en', 'ie', 'es', 'et', 'rd', 'wd', 'se', 'ey', 'al', 'ls'].map((e) => e.charCodeAt(0) * 128 + e.charCodeAt(1)));
@@ -246,10 +255,11 @@ export function isCredentialName(name: string): boolean {
   return CREDENTIAL_NAME_RE.test(n > 16 ? name.slice(n - 16) : name);
 }
 
+/** A value that may be a credential: a non-placeholder string, a number, or a non-empty list or object. */
 function live(v: unknown): boolean {
-  if (typeof v === 'string') return !REDACTED_RE.test(v);
+  if (typeof v === 'string') return !placeholder(v);
   if (typeof v === 'number') return true;
-  if (Array.isArray(v)) return v.some(live);
+  if (Array.isArray(v)) return v.some((x) => (typeof x === 'string' ? !placeholder(x) : x !== null && x !== undefined && typeof x !== 'boolean'));
   if (isRecord(v)) return Object.keys(v).length > 0;
   return false;
 }
@@ -282,7 +292,7 @@ export function scanQuery(target: unknown, field: string, setting: string, out: 
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
     const value = part.slice(eq + 1);
-    if (value === '' || REDACTED_RE.test(value)) continue;
+    if (placeholder(value)) continue;
     let name = part.slice(0, eq);
     try {
       name = decodeURIComponent(name);
@@ -383,7 +393,7 @@ export function readFacts(read: (key: TwKey) => unknown, fpHelp: string): Facts 
   if (tenant !== undefined) facts.tenant = tenant;
   const route = idOf(read('tw_route'), 'tw_route', 2048);
   if (isFailure(route)) return route;
-  if (route !== undefined) facts.route = route;
+  if (route !== undefined) facts.route = pathOnly(route);
 
   const issued = fingerprintOf(read('tw_issued_fp'), 'tw_issued_fp');
   if (isFailure(issued)) return issued;
@@ -434,7 +444,7 @@ const CORE_DETAIL: Record<keyof Omit<Core, 'ua'>, [missing: string, bad: string]
  */
 export function build(name: AdapterName, core: Core, fields: CoreFields, facts: Facts, ctx: AdaptContext): AdaptResult {
   let ts = core.ts;
-  if (ts === undefined && typeof ctx.timestampMs === 'number' && Number.isFinite(ctx.timestampMs) && ctx.timestampMs >= 0) {
+  if (ts === undefined && typeof ctx.timestampMs === 'number' && Number.isFinite(ctx.timestampMs) && ctx.timestampMs > 0) {
     ts = Math.round(ctx.timestampMs);
   }
   const checked = { ...core, id: core.id ?? offsetId(ctx), ts, route: facts.route ?? core.route };

@@ -30,7 +30,10 @@ export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 const byName = new Map<string, GatewayAdapter>(ADAPTERS.map((a) => [a.name, a]));
 
-/** The adapter for an input format; `undefined` for `canonical` (the topic already carries v1 events). */
+/**
+ * The adapter for an input format; `undefined` for `canonical` (the topic already carries v1 events).
+ * @throws Error when a name of ADAPTER_NAMES has no registered adapter (the conformance test prevents it)
+ */
 export function adapterFor(format: InputFormat): GatewayAdapter | undefined {
   if (format === 'canonical') return undefined;
   const adapter = byName.get(format);
