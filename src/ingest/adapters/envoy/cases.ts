@@ -1,0 +1,183 @@
+/**
+ * Envoy cases: records of the recommended json_format (README.md), of Istio's JSON access log and
+ * of Envoy Gateway's default JSON format (names from their docs), fake values. json_format logs
+ * every value as a string and "-" when unset; typed_json_format logs numbers and null.
+ */
+import type { AdapterCase } from '../types.js';
+
+const FP = 'tfp1:Brccpj7mkJLbBgk8B0BaWa';
+const T0 = Date.UTC(2026, 10, 30, 10, 0, 0, 310);
+
+const recommended = {
+  start_time: '2026-11-30T10:00:00.310Z',
+  request_id: 'cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2',
+  downstream_remote_address: '203.0.113.7:51997',
+  method: 'GET',
+  path: '/v1/orders/42',
+  response_code: '200',
+  response_flags: '-',
+  user_agent: 'okhttp/4.12.0',
+  authority: 'api.example.com',
+  route_name: 'orders',
+  upstream_cluster: 'orders',
+  tw_fp: FP,
+  tw_cred_type: 'access_token',
+  tw_sub: 'user-42',
+  tw_sid: '-',
+  tw_client_id: 'mobile-app',
+  tw_key_id: '-',
+  tw_jti: '-',
+  tw_exp: '1796036400',
+  tw_tenant: 'acme',
+  tw_route: '/v1/orders/{id}',
+  tw_issued_fp: '-',
+  tw_issued_access_fp: '-',
+};
+
+export const cases: AdapterCase[] = [
+  {
+    name: 'recommended json_format: every field mapped, port stripped from DOWNSTREAM_REMOTE_ADDRESS',
+    record: recommended,
+    expect: {
+      event: {
+        v: 1,
+        id: 'cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2',
+        ts: T0,
+        ip: '203.0.113.7',
+        method: 'GET',
+        route: '/v1/orders/{id}',
+        status: 200,
+        gateway: 'envoy',
+        tenant: 'acme',
+        ua: 'okhttp/4.12.0',
+        cred: { type: 'access_token', fp: FP, sub: 'user-42', client_id: 'mobile-app', exp: 1796036400 },
+      },
+    },
+  },
+  {
+    name: 'typed_json_format: numbers and null for unset operators, IPv6 [addr]:port',
+    record: {
+      ...recommended,
+      downstream_remote_address: '[2001:db8::7]:443',
+      response_code: 200,
+      tw_sid: null,
+      tw_key_id: null,
+      tw_jti: null,
+      tw_exp: 1796036400,
+      tw_issued_fp: null,
+      tw_issued_access_fp: null,
+      tw_route: null,
+    },
+    expect: { event: { ip: '2001:db8::7', status: 200, route: '/v1/orders/42' } },
+  },
+  {
+    name: 'START_TIME(%s.%3f) epoch seconds; response code 0 (client went away) logged as 499',
+    record: { ...recommended, start_time: '1796032800.310', response_code: '0', response_flags: 'DC' },
+    expect: { event: { ts: T0, status: 499 } },
+  },
+  {
+    name: "Istio's JSON access log names (path with query stripped, tw_* added to meshConfig accessLogFormat)",
+    record: {
+      start_time: '2026-11-30T10:00:00.310Z',
+      method: 'POST',
+      path: '/oauth/token?client_id=mobile-app',
+      protocol: 'HTTP/2',
+      response_code: '200',
+      response_flags: '-',
+      bytes_received: '120',
+      bytes_sent: '812',
+      duration: '9',
+      upstream_service_time: '8',
+      x_forwarded_for: '203.0.113.7',
+      user_agent: 'okhttp/4.12.0',
+      request_id: 'eb36b92b-f757-4ca3-b27c-cef2e7e06944',
+      authority: 'auth.example.com',
+      upstream_host: '10.56.1.111:8080',
+      downstream_local_address: '10.56.1.110:443',
+      downstream_remote_address: '203.0.113.7:13456',
+      route_name: 'default',
+      tw_fp: FP,
+      tw_cred_type: 'refresh_token',
+      tw_sid: 'fam-9',
+      tw_issued_fp: 'tfp1:Q7IMA2GzB5IIEEx7RYijlP',
+      tw_issued_access_fp: 'tfp1:ji5bMDAiOPydlJ1JdA-EDf',
+    },
+    expect: {
+      event: {
+        id: 'eb36b92b-f757-4ca3-b27c-cef2e7e06944',
+        method: 'POST',
+        route: '/oauth/token',
+        cred: { type: 'refresh_token', fp: FP, sid: 'fam-9' },
+        refresh: { issued_fp: 'tfp1:Q7IMA2GzB5IIEEx7RYijlP', issued_access_fp: 'tfp1:ji5bMDAiOPydlJ1JdA-EDf' },
+      },
+    },
+  },
+  {
+    name: "Envoy Gateway's default JSON names (x-envoy-origin-path, x-request-id, user-agent), typed values",
+    record: {
+      ':authority': 'api.example.com',
+      bytes_received: 0,
+      bytes_sent: 812,
+      connection_termination_details: null,
+      downstream_local_address: '10.244.0.14:10443',
+      downstream_remote_address: '203.0.113.7:34805',
+      duration: 3,
+      method: 'GET',
+      protocol: 'HTTP/1.1',
+      requested_server_name: null,
+      response_code: 200,
+      response_code_details: 'via_upstream',
+      response_flags: '-',
+      route_name: 'httproute/default/orders/rule/0/match/0/api_example_com',
+      start_time: '2026-11-30T10:00:00.310Z',
+      upstream_cluster: 'httproute/default/orders/rule/0',
+      upstream_host: '10.244.0.13:3000',
+      upstream_local_address: '10.244.0.14:58822',
+      upstream_transport_failure_reason: null,
+      'user-agent': 'okhttp/4.12.0',
+      'x-envoy-origin-path': '/v1/orders/42',
+      'x-envoy-upstream-service-time': null,
+      'x-forwarded-for': '203.0.113.7',
+      'x-request-id': 'ab1e4da7-5f1d-45ea-bb4a-fa1ccd03b82b',
+      tw_fp: FP,
+    },
+    expect: {
+      event: { id: 'ab1e4da7-5f1d-45ea-bb4a-fa1ccd03b82b', route: '/v1/orders/42', ua: 'okhttp/4.12.0', cred: { type: 'access_token', fp: FP } },
+    },
+  },
+  {
+    name: 'raw credential: %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% keeps ?access_token=',
+    record: { ...recommended, path: '/v1/orders/42?access_token=fake-token-for-tests', tw_route: '-' },
+    expect: { event: { route: '/v1/orders/42' }, rawSecrets: ['path?access_token'] },
+  },
+  {
+    name: 'raw credential: %REQ(AUTHORIZATION)% added to json_format',
+    record: { ...recommended, authorization: 'Bearer fake-token-for-tests' },
+    expect: { event: { status: 200 }, rawSecrets: ['authorization'] },
+  },
+  {
+    name: 'no x-request-id in the format: deterministic id',
+    record: { ...recommended, request_id: '-' },
+    expect: { event: { id: 'kafka:gateway.access-logs:3:1042' } },
+  },
+  {
+    name: 'missing: Lua snippet not installed, %DYNAMIC_METADATA(tokenwatch:tw_fp)% logs "-"',
+    record: { ...recommended, tw_fp: '-' },
+    expect: { field: 'tw_fp' },
+  },
+  {
+    name: 'missing: no DOWNSTREAM_REMOTE_ADDRESS in the format',
+    record: { ...recommended, downstream_remote_address: undefined },
+    expect: { field: 'downstream_remote_address' },
+  },
+  {
+    name: 'unreadable: a TCP-proxy record (response code "-" and no method)',
+    record: { ...recommended, method: '-', response_code: '-' },
+    expect: { field: 'method' },
+  },
+  {
+    name: 'unreadable: START_TIME with a custom strftime format Envoy cannot give a zone to',
+    record: { ...recommended, start_time: '2026/11/30T10:00:00' },
+    expect: { field: 'start_time' },
+  },
+];
