@@ -147,7 +147,7 @@ const CASES: Case[] = [
   { name: 'U+200B zero-width space is not white space', key: K1, credential: 'Bearer \u200bopaque-token-42', header: 'authorization' },
   { name: 'unicode token', key: K1, credential: 'Bearer tökén-ünïcødé-✓-😀', header: 'authorization' },
   { name: 'unicode token, UTF-8 key', key: KUTF8, credential: 'Bearer tökén-ünïcødé-✓-😀', header: 'authorization' },
-  { name: 'scheme glued to the token is part of the token', key: K1, credential: 'Bearerabc', header: 'authorization' },
+  { name: 'scheme glued to the token is part of the token', key: K1, credential: 'Bearerabc', header: 'x-api-key' },
   { name: 'a second Bearer is part of the token', key: K1, credential: 'Bearer Bearer abc', header: 'authorization' },
   { name: 'opaque token with base64 padding and slashes', key: K1, credential: 'Bearer 2YotnFZFEjr1zCsicMWpAA+/x==', header: 'authorization' },
   { name: 'long opaque token (300 chars)', key: K1, credential: 'Bearer ' + 'A1b2C3d4E5'.repeat(30), header: 'authorization' },
@@ -207,6 +207,7 @@ export function buildVectors(): VectorFile {
     { name: 'Basic auth is not fingerprinted', key: K1, headers: { authorization: 'Basic dXNlcjpwYXNzd29yZA==' }, expect: { tw_fp: '', tw_cred_type: '' } },
     { name: 'Basic auth, the X-API-Key is used', key: K1, headers: { authorization: 'Basic dXNlcjpwYXNzd29yZA==', 'x-api-key': 'sk_live_other' }, expect: { tw_fp: fp('sk_live_other'), tw_cred_type: 'api_key' } },
     { name: 'empty Bearer, the X-API-Key is used', key: K1, headers: { authorization: 'Bearer', 'x-api-key': 'sk_live_other' }, expect: { tw_fp: fp('sk_live_other'), tw_cred_type: 'api_key' } },
+    { name: 'an unknown scheme glued to Bearer is not fingerprinted', key: K1, headers: { authorization: 'Bearerabc' }, expect: { tw_fp: '', tw_cred_type: '' } },
     { name: 'no credential', key: K1, headers: {}, expect: { tw_fp: '', tw_cred_type: '' } },
   ];
   return {
