@@ -144,6 +144,7 @@ const CASES: Case[] = [
   { name: 'U+3000 and U+FEFF around the token (JS white space)', key: K1, credential: 'Bearer \u3000opaque-token-42\ufeff', header: 'authorization' },
   { name: 'U+2007 figure space (JS white space, not Java isWhitespace)', key: K1, credential: 'Bearer\u2007opaque-token-42', header: 'authorization' },
   { name: 'U+0085 NEL is not JS white space (Python strips it)', key: K1, credential: 'Bearer opaque-token-42\u0085', header: 'authorization' },
+  { name: 'a token ending in Å (UTF-8 C3 85: the 0x85 byte is not white space)', key: K1, credential: 'Bearer opaque-token-Å', header: 'authorization' },
   { name: 'U+200B zero-width space is not white space', key: K1, credential: 'Bearer \u200bopaque-token-42', header: 'authorization' },
   { name: 'unicode token', key: K1, credential: 'Bearer tökén-ünïcødé-✓-😀', header: 'authorization' },
   { name: 'unicode token, UTF-8 key', key: KUTF8, credential: 'Bearer tökén-ünïcødé-✓-😀', header: 'authorization' },

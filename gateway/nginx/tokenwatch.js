@@ -31,8 +31,9 @@
 
 var crypto = require('crypto');
 
-/* JavaScript's white space (String.prototype.trim, RegExp \s); njs's own \s is ASCII only */
-var WS = '[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
+/* JavaScript's white space (String.prototype.trim, RegExp \s). njs hands regular expressions to
+ * PCRE, where \s is ASCII only and \v means any vertical space (U+0085 too): spelled out here. */
+var WS = '[\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]';
 var TRIM = new RegExp('^' + WS + '+|' + WS + '+$', 'g');
 var SCHEME = new RegExp('^bearer(?:' + WS + '+|$)', 'i');
 var JWS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
