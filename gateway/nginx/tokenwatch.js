@@ -27,9 +27,18 @@
  *
  * Which credential: Authorization with the Bearer scheme (cred_type access_token), else
  * X-API-Key (api_key). Other Authorization schemes (Basic, ...) are not fingerprinted.
+ *
+ * Token endpoint (refresh-token rotation, DESIGN §2 refresh.*): in its location,
+ *   set $tw_token_endpoint 1;                      # a refresh grant in the body is the credential
+ *   js_body_filter tw.token_response buffer_type=buffer;   # fingerprints the tokens it issues
+ *   proxy_set_header Accept-Encoding "";           # the filter reads the JSON uncompressed
+ *   client_body_buffer_size 16k; client_body_in_single_buffer on;   # body kept in memory
+ * and $tw_fp / $tw_cred_type (refresh_token) / $tw_issued_fp / $tw_issued_access_fp are logged.
+ * Do not reference $tw_fp there before the body is read (NGINX caches a js_set value).
  */
 
 var crypto = require('crypto');
+var querystring = require('querystring');
 
 /* JavaScript's white space (String.prototype.trim, RegExp \s). njs hands regular expressions to
  * PCRE, where \s is ASCII only and \v means any vertical space (U+0085 too): spelled out here. */
@@ -40,6 +49,8 @@ var JWS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)$/;
 
 var PREFIX = 'tfp1:';
 var MIN_KEY_BYTES = 16;
+/* a token response larger than this is passed through without fingerprinting */
+var MAX_TOKEN_RESPONSE_BYTES = 65536;
 
 /* per request: njs runs each request in its own VM clone, so this never outlives one request */
 var memo = null;
@@ -107,6 +118,17 @@ function claims(credential) {
 
 var NONE = { fp: '', cred_type: '', claims: null };
 
+/** The refresh token of an RFC 6749 refresh grant in the request body, or ''. */
+function refreshGrant(r) {
+    if (r.variables.tw_token_endpoint !== '1') return '';
+    var body = r.requestText;
+    if (typeof body !== 'string' || body === '') return '';
+    var form = querystring.parse(Buffer.from(body).toString());
+    var grant = form.grant_type;
+    var token = form.refresh_token;
+    return grant === 'refresh_token' && typeof token === 'string' ? token : '';
+}
+
 /** What this request presents, computed once per request. */
 function inspect(r) {
     var auth = header(r, 'Authorization');
@@ -116,7 +138,11 @@ function inspect(r) {
     try {
         var picked = null;
         var type = '';
-        if (SCHEME.test(trimJs(auth)) && stripScheme(auth) !== '') {
+        var refresh = refreshGrant(r);
+        if (refresh !== '' && stripScheme(refresh) !== '') {
+            picked = refresh;
+            type = 'refresh_token';
+        } else if (SCHEME.test(trimJs(auth)) && stripScheme(auth) !== '') {
             picked = auth;
             type = 'access_token';
         } else if (stripScheme(apiKey) !== '') {
@@ -136,6 +162,38 @@ function inspect(r) {
     return result;
 }
 
+/* body filter state, per request (one VM clone per request) */
+var tokenChunks = [];
+var tokenBytes = 0;
+
+/**
+ * js_body_filter for a token endpoint: fingerprints the refresh and access tokens a 2xx JSON
+ * response issues into $tw_issued_fp / $tw_issued_access_fp. The body passes unchanged.
+ */
+function token_response(r, data, flags) {
+    r.sendBuffer(data, flags);
+    if (tokenBytes <= MAX_TOKEN_RESPONSE_BYTES) {
+        tokenChunks.push(Buffer.from(data));
+        tokenBytes += data.length;
+    }
+    if (!flags.last || r.status < 200 || r.status > 299 || tokenBytes > MAX_TOKEN_RESPONSE_BYTES) return;
+    try {
+        var j = JSON.parse(Buffer.concat(tokenChunks).toString());
+        var key = null;
+        if (j && typeof j.refresh_token === 'string') {
+            key = fpKey(r);
+            r.variables.tw_issued_fp = tfp1(key, j.refresh_token);
+        }
+        if (j && typeof j.access_token === 'string') {
+            key = key === null ? fpKey(r) : key;
+            r.variables.tw_issued_access_fp = tfp1(key, j.access_token);
+        }
+    } catch (e) {
+        r.error('tokenwatch: token response not fingerprinted (' + (e && e.name) + ')');
+    }
+    tokenChunks = [];
+}
+
 function claim(r, name) {
     var c = inspect(r).claims;
     return c === null ? '' : c[name];
@@ -150,4 +208,7 @@ function exp(r) { return claim(r, 'exp'); }
 function iat(r) { return claim(r, 'iat'); }
 function client_id(r) { return claim(r, 'client_id'); }
 
-export default { fp: fp, cred_type: cred_type, sub: sub, sid: sid, jti: jti, exp: exp, iat: iat, client_id: client_id, tfp1: tfp1, stripScheme: stripScheme, claims: claims };
+export default {
+    fp: fp, cred_type: cred_type, sub: sub, sid: sid, jti: jti, exp: exp, iat: iat, client_id: client_id,
+    token_response: token_response, tfp1: tfp1, stripScheme: stripScheme, claims: claims
+};

@@ -67,16 +67,28 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...children].map((c) => stop(c)));
 }
 
-/** One HTTP/1.1 request over a fresh connection; header values are sent as UTF-8 bytes. */
-export async function rawRequest(
-  port: number,
-  path: string,
-  headers: Array<[string, string]>,
-): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One HTTP/1.1 GET over a fresh connection; header values are sent as UTF-8 bytes. */
+export async function rawRequest(port: number, path: string, headers: Array<[string, string]>): Promise<RawResponse> {
+  return rawExchange(port, 'GET', path, headers, '');
+}
+
+/** One form POST (application/x-www-form-urlencoded). */
+export async function rawPost(port: number, path: string, body: string, headers: Array<[string, string]> = []): Promise<RawResponse> {
+  return rawExchange(port, 'POST', path, [['Content-Type', 'application/x-www-form-urlencoded'], ['Content-Length', String(Buffer.byteLength(body))], ...headers], body);
+}
+
+async function rawExchange(port: number, method: string, path: string, headers: Array<[string, string]>, body: string): Promise<RawResponse> {
   const head = Buffer.concat([
-    Buffer.from(`GET ${path} HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n`, 'latin1'),
+    Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n`, 'latin1'),
     ...headers.map(([k, v]) => Buffer.concat([Buffer.from(`${k}: `, 'latin1'), Buffer.from(v, 'utf8'), Buffer.from('\r\n', 'latin1')])),
     Buffer.from('\r\n', 'latin1'),
+    Buffer.from(body, 'utf8'),
   ]);
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');

@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayCase, Invalid, Vector, VectorFile } from '../../gateway/vectors.js';
-import { freePort, need, rawRequest, ROOT, run, secretsOf, start, stop, stopAll, waitFor } from './helpers.js';
+import { fingerprint } from '../../src/fingerprint.js';
+import { freePort, need, rawPost, rawRequest, ROOT, run, secretsOf, start, stop, stopAll, waitFor } from './helpers.js';
 
 const table = JSON.parse(readFileSync(join(ROOT, 'gateway/vectors.json'), 'utf8')) as VectorFile;
 const httpVectors = table.vectors.filter((v) => v.http);
@@ -116,7 +117,7 @@ afterAll(async () => {
 // ------------------------------------------------------------------ NGINX + njs
 const JS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
 
-function nginxConf(dir: string, port: number, keySource: 'env' | 'preload'): string {
+function nginxConf(dir: string, port: number, keySource: 'env' | 'preload', extra = ''): string {
   return `load_module ${JS_MODULE};
 env TOKENWATCH_FP_KEY;
 daemon off;
@@ -133,16 +134,17 @@ http {
   server {
     listen 127.0.0.1:${port};
     location / { return 200 "ok\\n"; }
+${extra}
   }
 }
 `;
 }
 
-async function runNginx(name: string, key: string | undefined, probes: Probe[], keySource: 'env' | 'preload' = 'env') {
+async function runNginx(name: string, key: string | undefined, probes: Probe[], keySource: 'env' | 'preload' = 'env', extra = '', send = sendAll) {
   const dir = join(tmp, `nginx-${name}`);
   run('mkdir', ['-p', join(dir, 'tmp')]);
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, keySource));
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf(dir, port, keySource, extra.replaceAll('@PORT@', String(port))));
   if (keySource === 'preload') writeFileSync(join(dir, 'key.json'), JSON.stringify({ key }));
   const env = { ...process.env };
   delete env.TOKENWATCH_FP_KEY;
@@ -150,7 +152,7 @@ async function runNginx(name: string, key: string | undefined, probes: Probe[], 
   const nginx = start('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { env });
   try {
     await waitFor('nginx', 10_000, async () => (await rawRequest(port, '/ready', [])).status === 200, () => nginx.output());
-    await sendAll(port, probes);
+    await send(port, probes);
   } finally {
     await stop(nginx, 'SIGQUIT');
   }
@@ -186,6 +188,41 @@ describe('NGINX njs (gateway/nginx/tokenwatch.js + tokenwatch.conf)', () => {
       }
     }
     summary.push(`nginx ${run('nginx', ['-v']).trim().replace('nginx version: ', '')} + njs: ${requests} requests, ${checks} logged fields checked`);
+  });
+
+  it('on a token endpoint: the refresh grant is the credential, the issued tokens are fingerprinted', async () => {
+    const presented = 'rt-presented-' + 'x'.repeat(20);
+    const issuedRt = 'rt-issued-' + 'y'.repeat(20);
+    const issuedAt = 'at-issued-' + 'z'.repeat(20);
+    const token = `
+    location = /oauth/token {
+      set $tw_token_endpoint 1;
+      client_body_buffer_size 16k;
+      client_body_in_single_buffer on;
+      js_body_filter tw.token_response buffer_type=buffer;
+      proxy_set_header Accept-Encoding "";
+      proxy_pass http://127.0.0.1:@PORT@/_issue;
+    }
+    location = /_issue {
+      access_log off;
+      default_type application/json;
+      return 200 '{"access_token":"${issuedAt}","token_type":"Bearer","expires_in":300,"refresh_token":"${issuedRt}"}';
+    }`;
+    const post = async (port: number) => {
+      const body = `grant_type=refresh_token&refresh_token=${presented}&client_id=web`;
+      const r = await rawPost(port, '/oauth/token', body, [['Authorization', 'Basic d2ViOnNlY3JldA==']]);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain(issuedRt);
+    };
+    const { lines, text } = await runNginx('token', K1, [], 'env', token, post);
+    const line = lines.find((l) => l.uri === '/oauth/token');
+    expect(line).toMatchObject({
+      tw_cred_type: 'refresh_token',
+      tw_fp: fingerprint(presented, K1),
+      tw_issued_fp: fingerprint(issuedRt, K1),
+      tw_issued_access_fp: fingerprint(issuedAt, K1),
+    });
+    for (const s of [presented, issuedRt, issuedAt]) expect(text.includes(s)).toBe(false);
   });
 
   it('leaves tw_fp empty and says why when TOKENWATCH_FP_KEY is not set', async () => {
