@@ -1,0 +1,3 @@
+module tokenwatch.local/tfp1
+
+go 1.21
