@@ -160,6 +160,7 @@ stop_pid() { # name pidfile
 status() {
   if alive "$KDIR/pid"; then echo "kafka:      running (pid $(cat "$KDIR/pid")) KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"; else echo "kafka:      stopped"; fi
   if alive "$CDIR/pid"; then echo "clickhouse: running (pid $(cat "$CDIR/pid")) CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"; else echo "clickhouse: stopped"; fi
+  bash "$ROOT/scripts/gateway.sh" status 2>/dev/null || true
 }
 
 case "${1:-}" in
@@ -168,10 +169,14 @@ case "${1:-}" in
     ch_up
     kafka_up
     kcat_install
+    # the real gateway parts the gateway tests run (nginx + njs, haproxy, rsyslog + omkafka): packages only
+    bash "$ROOT/scripts/gateway.sh" install || say "gateway packages missing: the test/gateway suites will fail (run scripts/gateway.sh install as root)"
+    [ "${TOKENWATCH_GATEWAY:-0}" = 1 ] && bash "$ROOT/scripts/gateway.sh" up
     echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
     echo "CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT"
     ;;
   down)
+    bash "$ROOT/scripts/gateway.sh" down >/dev/null 2>&1 || true
     stop_pid Kafka "$KDIR/pid"
     stop_pid ClickHouse "$CDIR/pid"
     ;;

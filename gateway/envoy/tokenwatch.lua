@@ -4,7 +4,7 @@
 --
 --   tfp1 = "tfp1:" .. first 22 chars of base64url(HMAC-SHA-256(key, credential)), credential =
 --   the header value (UTF-8) without a leading case-insensitive "Bearer" scheme, trimmed of
---   JavaScript white space. Same as tokenwatch's src/fingerprint.ts; checked against
+--   JavaScript white space. Same as tokenwatch's schemas/fingerprint.ts; checked against
 --   gateway/vectors.json.
 --
 -- Envoy's Lua API has no HMAC or SHA-256 (only base64Escape, importPublicKey / verifySignature
@@ -197,7 +197,7 @@ local function has_scheme(t) -- t already trimmed
   return #t >= 6 and sub(t, 1, 6):lower() == "bearer" and (#t == 6 or ws_at(t, 7) > 0)
 end
 
--- src/fingerprint.ts stripScheme(): trim, drop a leading "Bearer" and its white space, trim
+-- schemas/fingerprint.ts stripScheme(): trim, drop a leading "Bearer" and its white space, trim
 function M.strip_scheme(s)
   local t = M.trim(s)
   if has_scheme(t) then t = M.trim(sub(t, 7)) end

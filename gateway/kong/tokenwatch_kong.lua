@@ -4,7 +4,7 @@
 --
 --   tfp1 = "tfp1:" .. first 22 chars of base64url(HMAC-SHA-256(key, credential)), credential =
 --   the header value (UTF-8) without a leading case-insensitive "Bearer" scheme, trimmed of
---   JavaScript white space. Same as tokenwatch's src/fingerprint.ts; checked against
+--   JavaScript white space. Same as tokenwatch's schemas/fingerprint.ts; checked against
 --   gateway/vectors.json.
 --
 -- Uses what Kong bundles: lua-resty-openssl (resty.openssl.hmac, HMAC-SHA-256 in OpenSSL; ngx's

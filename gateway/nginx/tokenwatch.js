@@ -5,7 +5,7 @@
  *
  *   tfp1 = "tfp1:" + first 22 chars of base64url(HMAC-SHA-256(key, credential)), where credential
  *   is the header value (UTF-8) without a leading case-insensitive "Bearer" scheme, trimmed of
- *   JavaScript white space. Same as src/fingerprint.ts; checked against gateway/vectors.json.
+ *   JavaScript white space. Same as schemas/fingerprint.ts; checked against gateway/vectors.json.
  *
  * Written for njs 0.7.x (Debian bookworm's libnginx-mod-http-js 0.7.9) and later: no
  * destructuring, classes or optional chaining; crypto.createHmac + digest('base64url') and
@@ -59,7 +59,7 @@ function trimJs(s) {
     return s.replace(TRIM, '');
 }
 
-/** src/fingerprint.ts stripScheme(): trim, drop a leading "Bearer" and its white space, trim. */
+/** schemas/fingerprint.ts stripScheme(): trim, drop a leading "Bearer" and its white space, trim. */
 function stripScheme(s) {
     return trimJs(trimJs(s).replace(SCHEME, ''));
 }

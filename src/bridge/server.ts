@@ -30,13 +30,21 @@ export const CHECK_HEADERS = {
   iat: 'x-tokenwatch-iat',
 } as const;
 
-/** Every value of every check header, repeated headers included. */
+/** Credential headers: fingerprinted over their UTF-8 text, as the gateway snippets do. */
+const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set(['authorization', 'apiKey']);
+
+/**
+ * Every value of every check header, repeated headers included. Node reads header bytes as
+ * latin1; a credential's bytes are read back as the UTF-8 the gateway saw, so a non-ASCII token
+ * has the same tfp1 here as in the gateway's log line (gateway/vectors.json).
+ */
 export function checkInputFromRequest(req: IncomingMessage): CheckInput {
   const h = req.headersDistinct;
   const input: CheckInput = {};
   for (const [field, name] of Object.entries(CHECK_HEADERS) as Array<[keyof typeof CHECK_HEADERS, string]>) {
     const v = h[name];
-    if (v?.length) input[field] = v;
+    if (!v?.length) continue;
+    input[field] = CREDENTIAL_FIELDS.has(field) ? v.map((x) => Buffer.from(x, 'latin1').toString('utf8')) : v;
   }
   return input;
 }

@@ -3,7 +3,7 @@
  * separate rsyslogd with omkafka and an upstream; the real `tokenwatch denylist-server` answers
  * NGINX's auth_request. Requests with fake bearer tokens "from" documentation-range addresses
  * (X-Forwarded-For from 127.0.0.1, a trusted proxy) must arrive in Kafka as the NGINX JSON line
- * with the tfp1 of src/fingerprint.ts, the forwarded address, no raw token anywhere, keyed by
+ * with the tfp1 of schemas/fingerprint.ts, the forwarded address, no raw token anywhere, keyed by
  * sid / sub / fp, lz4-compressed. Prints the request → record-in-Kafka latency.
  *
  * Kafka: KAFKA_BROKERS (npm test sets it after `npm run services -- up`), else 127.0.0.1:9092.
@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { fingerprint, TFP1_RE } from '../../src/fingerprint.js';
+import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
 import { freePort, need, rawRequest, ROOT, run, start, stop, stopAll, waitFor } from './helpers.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GatewayCase, Invalid, Vector, VectorFile } from '../../gateway/vectors.js';
-import { fingerprint } from '../../src/fingerprint.js';
+import { fingerprint } from '../../schemas/fingerprint.js';
 import { freePort, need, rawPost, rawRequest, ROOT, run, secretsOf, start, stop, stopAll, waitFor } from './helpers.js';
 
 const table = JSON.parse(readFileSync(join(ROOT, 'gateway/vectors.json'), 'utf8')) as VectorFile;

@@ -1,10 +1,10 @@
 /**
  * gateway/vectors.json, the one table every gateway snippet and producer library is checked
- * against, agrees with the reference src/fingerprint.ts, and is what gateway/vectors.ts builds.
+ * against, agrees with the reference schemas/fingerprint.ts, and is what gateway/vectors.ts builds.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { fingerprint, TFP1_RE } from '../../src/fingerprint.js';
+import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
 import { buildVectors, jwtClaims, renderVectors, VECTORS_PATH, type VectorFile } from '../../gateway/vectors.js';
 
 const table = JSON.parse(readFileSync(VECTORS_PATH, 'utf8')) as VectorFile;
@@ -28,18 +28,18 @@ describe('gateway/vectors.json', () => {
     expect(v.some((x) => !x.http)).toBe(true);
   });
 
-  it.each(table.vectors.map((v) => [v.name, v] as const))('%s: fp equals src/fingerprint.ts', (_name, v) => {
+  it.each(table.vectors.map((v) => [v.name, v] as const))('%s: fp equals schemas/fingerprint.ts', (_name, v) => {
     expect(v.fp).toMatch(TFP1_RE);
     expect(fingerprint(v.credential, v.key)).toBe(v.fp);
     expect(v.cred_type).toBe(v.header === 'authorization' ? 'access_token' : 'api_key');
     expect(jwtClaims(v.credential)).toEqual(v.jwt);
   });
 
-  it.each(table.invalid.map((v) => [v.name, v] as const))('%s: src/fingerprint.ts refuses it', (_name, v) => {
+  it.each(table.invalid.map((v) => [v.name, v] as const))('%s: schemas/fingerprint.ts refuses it', (_name, v) => {
     expect(() => fingerprint(v.credential, v.key)).toThrow(v.error === 'short_key' ? /TOKENWATCH_FP_KEY/ : /empty/);
   });
 
-  it('gateway cases expect what src/fingerprint.ts gives for the header a gateway picks', () => {
+  it('gateway cases expect what schemas/fingerprint.ts gives for the header a gateway picks', () => {
     for (const c of table.gateway_cases) {
       if (c.expect.tw_fp === '') continue;
       const raw = c.expect.tw_cred_type === 'access_token' ? c.headers.authorization : c.headers['x-api-key'];

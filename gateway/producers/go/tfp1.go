@@ -6,7 +6,7 @@
 // where credential is the raw value (UTF-8) without a leading case-insensitive "Bearer" scheme,
 // trimmed of JavaScript white space (the set String.prototype.trim removes, which is not Go's
 // unicode.IsSpace: U+FEFF is white space, U+0085 and U+001C are not). Same as tokenwatch's
-// src/fingerprint.ts; checked against gateway/vectors.json. Copy this file into your module.
+// schemas/fingerprint.ts; checked against gateway/vectors.json. Copy this file into your module.
 package tfp1
 
 import (

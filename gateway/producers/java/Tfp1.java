@@ -20,7 +20,7 @@ import javax.crypto.spec.SecretKeySpec;
  * where credential is the raw value (UTF-8) without a leading case-insensitive "Bearer" scheme,
  * trimmed of JavaScript white space (the set String.prototype.trim removes, which is neither
  * String.strip() nor trim(): U+00A0 and U+2007 are white space, U+0085 and U+001C are not). Same
- * as tokenwatch's src/fingerprint.ts; checked against gateway/vectors.json.
+ * as tokenwatch's schemas/fingerprint.ts; checked against gateway/vectors.json.
  *
  * <pre>
  *   java Tfp1.java --vectors ../../vectors.json    check every vector (exit 1 on a mismatch)

@@ -10,16 +10,16 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CREDENTIAL_TYPES, type AccessEventInput } from '../../../schemas/event.js';
+import { TFP1_RE } from '../../../schemas/fingerprint.js';
 import type { AdaptContext, AdaptFailure, AdaptResult, AdapterName, RawSecret } from './types.js';
+
+export { TFP1_RE };
 
 export type Rec = Record<string, unknown>;
 
 /** Marks a value that is present but unreadable (wrong type or format). */
 export const BAD = Symbol('bad');
 export type Read<T> = T | undefined | typeof BAD;
-
-/** The `tfp1` fingerprint format (DESIGN §2); the same pattern as `TFP1_RE` in src/fingerprint.ts. */
-export const TFP1_RE = /^tfp1:[A-Za-z0-9_-]{22}$/;
 
 const NUMERIC_RE = /^-?\d+(?:\.\d+)?$/;
 const INT_RE = /^-?\d+$/;
