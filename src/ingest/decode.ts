@@ -1,19 +1,91 @@
 /**
- * Decoding at the edge: a Kafka message value becomes either a validated canonical event or a
- * dead-letter record with a reason code. Bad input never throws out of here.
+ * Decoding at the edge: a Kafka message value becomes a validated canonical event (possibly with
+ * a quarantine record beside it) or a dead-letter record with a reason code. Bad input never
+ * throws out of here.
  *
- * Order matters: the size check first (cheap), then the secret guard on the raw text (a secret in
- * any field, known or unknown, quarantines the whole message), then JSON, then the schema.
+ * Order: size (cheap) → JSON → secret guard on the decoded values (`guard/event.ts`) →
+ * fingerprint fields → event-time unit → schema → event-time plausibility.
+ *
+ * Redact, don't blind (DESIGN §2): a secret in a field the detectors can do without (route and
+ * query, user agent, gateway, method, geo text, unknown extras) is redacted — the field's whole
+ * value replaced by `[REDACTED:<reason>]`, unknown extras dropped by the schema as always — and the
+ * event is still returned, `ok`, with a `quarantine` record the pipeline dead-letters as well. Only
+ * a secret in a field that becomes a state key, an alert column or a denylist key (`tenant`,
+ * `cred.fp|sub|sid|key_id|client_id|jti`, `refresh.*`) keeps the event from the detectors. The
+ * request `id` is replaced by a stable substitute when the caller gives one (`idSubstitute`).
  */
+import { createHash } from 'node:crypto';
 import { AccessEventSchema, MAX_EVENT_BYTES, type AccessEvent } from '../../schemas/event.js';
-import { excerpt, scanForSecrets, redact, SECRET_REASONS } from './guard.js';
+import { TFP1_RE } from '../../schemas/fingerprint.js';
+import {
+  excerpt,
+  guardJson,
+  PRIORITY,
+  redactText,
+  SECRET_REASONS,
+  textExcerpt,
+  type FieldFinding,
+  type SecretReason,
+} from './guard.js';
 
 /** Reason codes of dead-letter records. Secret-bearing events carry the guard's reason (secret_*). */
-export const DLQ_REASONS = ['empty', 'too_large', 'not_json', 'schema_invalid', 'detector_failed', ...SECRET_REASONS] as const;
+export const DLQ_REASONS = [
+  'empty',
+  'too_large',
+  'not_json',
+  'schema_invalid',
+  'fp_not_fingerprint',
+  'ts_implausible',
+  'detector_failed',
+  'processing_failed',
+  ...SECRET_REASONS,
+] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 
+/** Earliest plausible event time: 2000-01-01T00:00:00Z (older is a unit or clock error). */
+export const TS_MIN_MS = Date.UTC(2000, 0, 1);
+/**
+ * How far past the wall clock an event time may lie, ms (default 5 min: generous NTP skew between
+ * gateways and tokenwatch). A setting: `decode(…, { maxFutureSkewMs })`.
+ */
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+export interface DecodeOptions {
+  /** wall clock, epoch ms (default `Date.now`) */
+  now?: () => number;
+  /** how far in the future `ts` may be, ms (default {@link DEFAULT_MAX_FUTURE_SKEW_MS}) */
+  maxFutureSkewMs?: number;
+  /** earliest accepted `ts`, epoch ms (default {@link TS_MIN_MS}) */
+  minTsMs?: number;
+  /**
+   * Stable, unique, secret-free text for this message (e.g. `topic/partition/offset`): when the
+   * request `id` holds a secret, the event keeps being processed under `redacted-id:<hash of it>`.
+   * Without it such an event is dead-lettered.
+   */
+  idSubstitute?: string;
+}
+
+/** The dead-letter record written beside an event that is processed with redacted fields. */
+export interface Quarantine {
+  /** the most specific secret reason found */
+  reason: SecretReason;
+  /** secret-free: which fields, which kinds */
+  detail: string;
+  /** redacted excerpt of the message */
+  excerpt: string;
+  /** the whole message with each secret field's value replaced by a marker */
+  redacted: string;
+  /** every field that held a secret */
+  fields: FieldFinding[];
+}
+
 export type Decoded =
-  | { ok: true; event: AccessEvent }
+  | {
+      ok: true;
+      event: AccessEvent;
+      /** present when fields were redacted: dead-letter it too (the event is still processed) */
+      quarantine?: Quarantine;
+    }
   | {
       ok: false;
       reason: DlqReason;
@@ -21,35 +93,159 @@ export type Decoded =
       detail: string;
       /** redacted excerpt of the message */
       excerpt: string;
-      /** the whole message with every secret redacted (absent for oversize messages) */
+      /** the whole message with every secret redacted (absent for oversize and empty messages) */
       redacted?: string;
+      /** kinds of secrets the message carried (also when the reason is something else) */
+      secrets?: SecretReason[];
     };
 
-export function decode(value: Buffer | null): Decoded {
+const FP_FIELDS = [
+  ['cred', 'fp'],
+  ['refresh', 'issued_fp'],
+  ['refresh', 'issued_access_fp'],
+] as const;
+
+const MAX_DETAIL = 500;
+const FP_MARKER = '[REDACTED:fp_not_fingerprint]';
+
+function describeFindings(fs: readonly FieldFinding[]): string {
+  return fs.map((f) => `${f.path}${f.key ? ' (key)' : ''}: ${f.reason}${f.format ? ` (${f.format})` : ''}`).join('; ');
+}
+
+function topReason(fs: readonly FieldFinding[]): SecretReason {
+  let best = fs[0]!.reason;
+  for (const f of fs) if (PRIORITY[f.reason] > PRIORITY[best]) best = f.reason;
+  return best;
+}
+
+function kinds(fs: readonly FieldFinding[]): SecretReason[] {
+  return [...new Set(fs.map((f) => f.reason))];
+}
+
+function clip(s: string): string {
+  return s.length > MAX_DETAIL ? `${s.slice(0, MAX_DETAIL - 1)}…` : s;
+}
+
+/** Why a numeric `ts` is not epoch milliseconds, if it is not. */
+function tsUnitProblem(ts: number): string | undefined {
+  if (ts >= 1e17) return 'looks like epoch nanoseconds; expected epoch milliseconds';
+  if (ts >= 1e14) return 'looks like epoch microseconds; expected epoch milliseconds';
+  if (ts >= 1e8 && ts < 1e11) return 'looks like epoch seconds; expected epoch milliseconds';
+  return undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Shallow copy of `obj` with `key` set, keeping `__proto__`-named keys plain. */
+function withField(obj: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
+  return Object.fromEntries([...Object.entries(obj).filter(([k]) => k !== key), [key, value]]);
+}
+
+/**
+ * Decodes one message value. `opts.now` is the wall clock the event time is checked against.
+ */
+export function decode(value: Buffer | null, opts: DecodeOptions = {}): Decoded {
   if (value === null || value.length === 0) return { ok: false, reason: 'empty', detail: 'message has no value', excerpt: '' };
-  const text = value.toString('utf8');
   if (value.length > MAX_EVENT_BYTES) {
-    return { ok: false, reason: 'too_large', detail: `${value.length} bytes > ${MAX_EVENT_BYTES}`, excerpt: excerpt(text, 512) };
+    const head = value.subarray(0, 4096).toString('utf8');
+    return { ok: false, reason: 'too_large', detail: `${value.length} bytes > ${MAX_EVENT_BYTES}`, excerpt: textExcerpt(head + (value.length > 4096 ? '…' : ''), 512) };
   }
-  const hits = scanForSecrets(text);
-  if (hits.length > 0) {
-    const kinds = [...new Set(hits.map((h) => h.reason))];
-    const red = redact(text, hits);
-    return { ok: false, reason: kinds[0]!, detail: `raw secret quarantined: ${kinds.join(', ')}`, excerpt: excerpt(red, 512), redacted: red };
-  }
+  const text = value.toString('utf8');
+  if (text.trim() === '') return { ok: false, reason: 'empty', detail: `message is only white space (${value.length} bytes)`, excerpt: '' };
+
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    return { ok: false, reason: 'not_json', detail: (e as Error).message.slice(0, 200), excerpt: excerpt(text, 512), redacted: text };
+    // V8's message quotes a piece of the input: drop the quote, keep the position
+    const why = (e as Error).message.replace(/, "(?:[^"\\]|\\.)*"(?:\.\.\.)? is not valid JSON/, ' (not valid JSON)').replace(/Unexpected token '[^']*'/, 'Unexpected character');
+    return { ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(text, 512), redacted: redactText(text) };
   }
-  const r = AccessEventSchema.safeParse(json);
+
+  const g = guardJson(json);
+  let payload = g.value;
+  const findings = g.findings;
+  const blocking = findings.filter((f) => f.identity && !(f.path === 'id' && opts.idSubstitute !== undefined));
+  const secrets = findings.length > 0 ? kinds(findings) : undefined;
+  const redactedText = (): string => JSON.stringify(payload) ?? 'null';
+  const fail = (reason: DlqReason, detail: string): Decoded => {
+    const red = redactedText();
+    const extra = findings.length > 0 && !reason.startsWith('secret_') ? `; raw secrets redacted: ${describeFindings(findings)}` : '';
+    return { ok: false, reason, detail: clip(detail + extra), excerpt: excerpt(red.slice(0, 2048), 512), redacted: red, secrets };
+  };
+
+  if (blocking.length > 0) {
+    const others = findings.filter((f) => !blocking.includes(f));
+    return fail(
+      topReason(blocking),
+      `raw secret in an identifying field, event not processed: ${describeFindings(blocking)}${others.length ? `; also redacted: ${describeFindings(others)}` : ''}`,
+    );
+  }
+
+  // fingerprint fields hold fingerprints, never the credential (a raw token would become a denylist key)
+  if (isRecord(payload)) {
+    const bad: string[] = [];
+    let p: Record<string, unknown> = payload;
+    for (const [obj, field] of FP_FIELDS) {
+      const o = p[obj];
+      if (!isRecord(o) || !Object.hasOwn(o, field)) continue;
+      const v = o[field];
+      if (typeof v === 'string' && !TFP1_RE.test(v)) {
+        bad.push(`${obj}.${field}`);
+        p = withField(p, obj, withField(o, field, FP_MARKER));
+      }
+    }
+    if (bad.length > 0) {
+      payload = p;
+      return fail('fp_not_fingerprint', `${bad.join(', ')}: not a tfp1 fingerprint ("tfp1:" + 22 base64url characters); the value was removed`);
+    }
+    if (typeof p.ts === 'number') {
+      const unit = tsUnitProblem(p.ts);
+      if (unit !== undefined) return fail('ts_implausible', `ts: ${unit} (got ${p.ts})`);
+    }
+  }
+
+  let input: unknown = payload;
+  let idNote = '';
+  if (opts.idSubstitute !== undefined && isRecord(payload) && findings.some((f) => f.identity && f.path === 'id')) {
+    const sub = `redacted-id:${createHash('sha256').update(opts.idSubstitute).digest('base64url').slice(0, 32)}`;
+    input = withField(payload, 'id', sub);
+    idNote = `; id replaced by ${sub}`;
+  }
+
+  const r = AccessEventSchema.safeParse(input);
   if (!r.success) {
     const detail = r.error.issues
       .slice(0, 5)
       .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
       .join('; ');
-    return { ok: false, reason: 'schema_invalid', detail: detail.slice(0, 500), excerpt: excerpt(text, 512), redacted: text };
+    return fail('schema_invalid', redactText(detail, MAX_DETAIL));
   }
-  return { ok: true, event: r.data };
+  const event = r.data;
+  const nowMs = (opts.now ?? Date.now)();
+  const maxFuture = opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  const minTs = opts.minTsMs ?? TS_MIN_MS;
+  if (event.ts < minTs) return fail('ts_implausible', `ts: ${new Date(event.ts).toISOString()} is before ${new Date(minTs).toISOString()}`);
+  if (event.ts > nowMs + maxFuture) {
+    return fail(
+      'ts_implausible',
+      `ts: ${new Date(event.ts).toISOString()} is ${Math.round((event.ts - nowMs) / 1000)} s ahead of the wall clock (at most ${Math.round(maxFuture / 1000)} s allowed)`,
+    );
+  }
+
+  if (findings.length === 0) return { ok: true, event };
+  const red = redactedText();
+  return {
+    ok: true,
+    event,
+    quarantine: {
+      reason: topReason(findings),
+      detail: clip(`raw secret redacted, event processed without it: ${describeFindings(findings)}${idNote}`),
+      excerpt: excerpt(red.slice(0, 2048), 512),
+      redacted: red,
+      fields: findings,
+    },
+  };
 }

@@ -150,6 +150,7 @@ const CASES: Case[] = [
   { name: 'bearer, lower case, not JSON', raw: `GET /v1/x HTTP/1.1\r\nauthorization: bearer ${opaque}\r\n`, secret: opaque, reason: 'secret_bearer' },
   { name: 'BEARER URL-encoded in a query value', raw: eventWith({ route: `/v1/x?h=BEARER%20${opaque}&y=1` }), secret: opaque, reason: 'secret_bearer' },
   { name: 'Basic credentials in free text', raw: eventWith({ ua: `wget Basic ${basicCreds}` }), secret: basicCreds, reason: 'secret_basic' },
+  { name: 'URL userinfo in a query value', raw: eventWith({ route: '/proxy?to=https://alice:Vx9q2LmZ7rT4@internal.example/' }), secret: 'alice:Vx9q2LmZ7rT4', reason: 'secret_url_userinfo' },
   { name: 'bAsIc credentials, not JSON', raw: `Authorization: bAsIc ${basicCreds}`, secret: basicCreds, reason: 'secret_basic' },
   ...Object.entries(KEYS).map(([name, key]) => ({
     name: `known key ${name}`,
