@@ -3,8 +3,9 @@
  * a quarantine record beside it) or a dead-letter record with a reason code. Bad input never
  * throws out of here.
  *
- * Order: size (cheap) → JSON → secret guard on the decoded values (`guard/event.ts`) →
- * fingerprint fields → event-time unit → schema → event-time plausibility.
+ * Order: size (cheap) → JSON → gateway adapter (`adapters/`, when the topic's input format is
+ * not `canonical`) → secret guard on the decoded values (`guard/event.ts`) → fingerprint fields →
+ * event-time unit → schema → event-time plausibility.
  *
  * Redact, don't blind (DESIGN §2): a secret in a field the detectors can do without (route and
  * query, user agent, gateway, method, geo text, unknown extras) is redacted — the field's whole
@@ -17,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { AccessEventSchema, MAX_EVENT_BYTES, type AccessEvent } from '../../schemas/event.js';
 import { TFP1_RE } from '../../schemas/fingerprint.js';
+import { adapterFor, adapterReason, type AdaptContext, type InputFormat, type RawSecret } from './adapters/index.js';
 import {
   excerpt,
   guardJson,
@@ -36,6 +38,7 @@ export const DLQ_REASONS = [
   'schema_invalid',
   'fp_not_fingerprint',
   'ts_implausible',
+  'adapter_invalid',
   'detector_failed',
   'processing_failed',
   ...SECRET_REASONS,
@@ -63,6 +66,10 @@ export interface DecodeOptions {
    * Without it such an event is dead-lettered.
    */
   idSubstitute?: string;
+  /** the input topic's format (`TOKENWATCH_INPUT_FORMAT`): `canonical` (default) or a gateway adapter */
+  format?: InputFormat;
+  /** where the message came from: the adapters' fallback time and record position */
+  source?: AdaptContext;
 }
 
 /** The dead-letter record written beside an event that is processed with redacted fields. */
@@ -110,6 +117,11 @@ const FP_MARKER = '[REDACTED:fp_not_fingerprint]';
 
 function describeFindings(fs: readonly FieldFinding[]): string {
   return fs.map((f) => `${f.path}${f.key ? ' (key)' : ''}: ${f.reason}${f.format ? ` (${f.format})` : ''}`).join('; ');
+}
+
+/** Names the gateway fields that held raw credentials (dropped by the adapter) and the settings that stop them. */
+function describeGatewaySecrets(name: string, secrets: readonly RawSecret[]): string {
+  return `the ${name} record carried a raw credential, dropped by the adapter (event processed): ${secrets.map((s) => `${s.field} (stop it with ${s.setting})`).join('; ')}`;
 }
 
 function topReason(fs: readonly FieldFinding[]): SecretReason {
@@ -162,6 +174,26 @@ export function decode(value: Buffer | null, opts: DecodeOptions = {}): Decoded 
     // V8's message quotes a piece of the input: drop the quote, keep the position
     const why = (e as Error).message.replace(/, "(?:[^"\\]|\\.)*"(?:\.\.\.)? is not valid JSON/, ' (not valid JSON)').replace(/Unexpected token '[^']*'/, 'Unexpected character');
     return { ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(text, 512), redacted: redactText(text) };
+  }
+
+  const adapter = opts.format === undefined ? undefined : adapterFor(opts.format);
+  let gatewaySecrets: RawSecret[] = [];
+  if (adapter) {
+    const ctx: AdaptContext = opts.source ?? { topic: '', partition: 0, offset: '' };
+    const a = adapter.adapt(json, ctx);
+    gatewaySecrets = a.rawSecrets ?? [];
+    if (!a.ok) {
+      const red = JSON.stringify(guardJson(json).value) ?? 'null';
+      const also = gatewaySecrets.length ? `; ${describeGatewaySecrets(adapter.name, gatewaySecrets)}` : '';
+      return {
+        ok: false,
+        reason: 'adapter_invalid',
+        detail: clip(`${adapterReason(adapter.name, a.field)}: ${a.detail}${also}`),
+        excerpt: excerpt(red.slice(0, 2048), 512),
+        redacted: red,
+      };
+    }
+    json = a.event;
   }
 
   const g = guardJson(json);
@@ -235,14 +267,18 @@ export function decode(value: Buffer | null, opts: DecodeOptions = {}): Decoded 
     );
   }
 
-  if (findings.length === 0) return { ok: true, event };
+  if (findings.length === 0 && gatewaySecrets.length === 0) return { ok: true, event };
   const red = redactedText();
+  const parts = [
+    findings.length ? `raw secret redacted, event processed without it: ${describeFindings(findings)}${idNote}` : '',
+    gatewaySecrets.length && adapter ? describeGatewaySecrets(adapter.name, gatewaySecrets) : '',
+  ].filter((x) => x !== '');
   return {
     ok: true,
     event,
     quarantine: {
-      reason: topReason(findings),
-      detail: clip(`raw secret redacted, event processed without it: ${describeFindings(findings)}${idNote}`),
+      reason: findings.length ? topReason(findings) : 'secret_credential_field',
+      detail: clip(parts.join('; ')),
       excerpt: excerpt(red.slice(0, 2048), 512),
       redacted: red,
       fields: findings,

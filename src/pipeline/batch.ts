@@ -101,12 +101,21 @@ export class BatchProcessor {
       const source: SourceRef = m.headers[SRC_TOPIC_HEADER]
         ? { topic: m.headers[SRC_TOPIC_HEADER]!, partition: Number(m.headers[SRC_PARTITION_HEADER]), offset: m.headers[SRC_OFFSET_HEADER] ?? '' }
         : { topic, partition, offset: m.offset };
-      const d = decode(m.value);
+      const d = decode(m.value, { now, idSubstitute: `${source.topic}/${source.partition}/${source.offset}` });
       if (!d.ok) {
         out.records.push(this.dlqRecord(d.reason, d.detail, d.excerpt, d.redacted, source, m));
         out.dlq++;
         metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: d.reason });
+        if (d.reason.startsWith('secret_')) metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: d.reason, outcome: 'dropped' });
         continue;
+      }
+      if (d.quarantine) {
+        // redact, don't blind: the quarantine record is written and the redacted event still detected on
+        const q = d.quarantine;
+        out.records.push(this.dlqRecord(q.reason, q.detail, q.excerpt, q.redacted, source, m));
+        out.dlq++;
+        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: q.reason });
+        metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: q.reason, outcome: 'redacted_processed' });
       }
       let findings: DetectorFinding[];
       try {

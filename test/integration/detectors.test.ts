@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { detectors } from '../../detectors/index.js';
 import type { Detector, DetectorCase } from '../../src/detect/contract.js';
+import { createHash } from 'node:crypto';
 import { caseEvent } from '../../src/testing/cases.js';
+import { TFP1_RE } from '../../schemas/fingerprint.js';
 import { replay } from '../../src/pipeline/replay.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { teardown, testEnv, type TestEnv } from '../support/services.js';
@@ -34,7 +36,9 @@ interface Planned {
 /** Rewrites a case's identities with a tag so cases cannot see each other's state. */
 function isolate(detector: Detector, c: DetectorCase, idx: number): Planned {
   const tag = `c${idx}`;
-  const iso = (v: unknown) => (typeof v === 'string' ? `${v}~${tag}` : v);
+  // fingerprints stay tfp1-shaped (the decoder dead-letters anything else in an fp field)
+  const isoId = (v: string) => (TFP1_RE.test(v) ? `tfp1:${createHash('sha256').update(`${v}~${tag}`).digest('base64url').slice(0, 22)}` : `${v}~${tag}`);
+  const iso = (v: unknown) => (typeof v === 'string' ? isoId(v) : v);
   const lines = c.events.map((sketch, i) => {
     const e = caseEvent(sketch, i) as unknown as Record<string, unknown>;
     const cred = { ...(e.cred as Record<string, unknown>) };
@@ -47,7 +51,10 @@ function isolate(detector: Detector, c: DetectorCase, idx: number): Planned {
     void network;
     return JSON.stringify({ ...canonical, id: `${tag}-${String(e.id)}`, tenant: `${String(e.tenant ?? 'none')}~${tag}`, cred, ...(refresh ? { refresh } : {}) });
   });
-  const expectRevokes = c.expect.map((x) => (x.revokes ?? []).map((r) => `${r}~${tag}`));
+  const expectRevokes = c.expect.map((x) => (x.revokes ?? []).map((r) => {
+    const at = r.indexOf(':');
+    return `${r.slice(0, at)}:${isoId(r.slice(at + 1))}`;
+  }));
   return { detector, c, tag, lines, expectRevokes };
 }
 

@@ -52,13 +52,13 @@ describe('tokenwatch run on real Kafka and ClickHouse', () => {
     await startProcessor(env);
     const jwt = ['eyJhbGciOiJIUzI1NiJ9', 'eyJzdWIiOiJ1c2VyLTQyIn0', 'c2lnbmF0dXJlc2lnbmF0dXJl'].join('.');
     const bearerValue = 'opaque' + 'Secret' + 'Value'.repeat(4);
-    const secretEvent = { ...event({ ts: T0, fp: 'tfp1:itSecretCarrier000001' }), headers: { authorization: `Bearer ${bearerValue}` } };
-    const queryEvent = event({ ts: T0, fp: 'tfp1:itSecretCarrier000002', route: `/v1/orders?access_token=${bearerValue}` });
+    const secretEvent = { ...event({ ts: T0, fp: 'tfp1:itSecretCarrier0000001' }), headers: { authorization: `Bearer ${bearerValue}` } };
+    const queryEvent = event({ ts: T0, fp: 'tfp1:itSecretCarrier0000002', route: `/v1/orders?access_token=${bearerValue}` });
     const messages = [
       { key: 'k1', value: 'this is not json' },
       { key: 'k2', value: JSON.stringify({ v: 1, id: 'x' }) },
       { key: 'k3', value: JSON.stringify(secretEvent) },
-      { key: 'k4', value: JSON.stringify({ ...event({ ts: T0, fp: 'tfp1:itSecretCarrier000003' }), note: jwt }) },
+      { key: 'k4', value: JSON.stringify({ ...event({ ts: T0, fp: 'tfp1:itSecretCarrier0000003' }), note: jwt }) },
       { key: 'k5', value: JSON.stringify(queryEvent) },
       { key: 'k6', value: JSON.stringify({ ...event({ ts: T0, fp: 'tfp1:itHuge00000000000000001' }), pad: 'x'.repeat(70_000) }) },
       { key: 'k7', value: null },
