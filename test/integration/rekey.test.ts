@@ -27,7 +27,7 @@ describe('re-keying through tokenwatch.<group>.repartition', () => {
     const env = await testEnv('rekey', { TOKENWATCH_REKEY: 'true', TOKENWATCH_INPUT_PARTITIONS: '4' });
     await startProcessor(env);
     await startProcessor(env);
-    const fp = 'tfp1:rekeyAttacked00000001';
+    const fp = 'tfp1:rekeyAttacked000000001';
     const events = replayAttack(fp, T0 + 3_600_000, 'rk');
     // no key: the producer spreads the attack's events over the partitions
     for (const e of events) await produce(env, env.input, [{ key: `noise-${Math.random()}`, value: JSON.stringify(e) }]);
