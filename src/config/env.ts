@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { SetSigner } from '../respond/set.js';
+import { INPUT_FORMATS, isInputFormat, type InputFormat } from '../ingest/adapters/index.js';
 
 /** One environment setting: its variable, default and description (the README table is built from these). */
 export interface EnvSetting {
@@ -72,6 +73,44 @@ const TOPIC_EXPECTED = 'a Kafka topic name (letters, digits, ".", "_", "-"; at m
 
 const text = (raw: string) => raw;
 const topic = (raw: string) => (TOPIC.test(raw) ? raw : expected(TOPIC_EXPECTED));
+/** `TOKENWATCH_INPUT_TOPIC`: one topic, or several comma-separated (each read with its own format). */
+const topics = (raw: string) => {
+  const list = csv(raw);
+  if (list.length === 0 || !list.every((t) => TOPIC.test(t))) expected(`${TOPIC_EXPECTED}, or several comma-separated`);
+  const dup = list.find((t, i) => list.indexOf(t) !== i);
+  if (dup) expected(`distinct topics (${dup} is listed twice)`);
+  return list;
+};
+
+/**
+ * `TOKENWATCH_INPUT_FORMAT`: one format for every input topic (`nginx`), or `topic=format` pairs,
+ * optionally with a bare format for the topics not named (`canonical,gateway.nginx=nginx`).
+ */
+export interface InputFormats {
+  /** the format of an input topic no pair names */
+  fallback: InputFormat;
+  byTopic: Record<string, InputFormat>;
+}
+const FORMAT_EXPECTED = `one of ${INPUT_FORMATS.join(', ')}, or topic=format pairs (comma-separated), e.g. gateway.nginx=nginx,gateway.kong=kong`;
+const inputFormats = (raw: string): InputFormats => {
+  const out: InputFormats = { fallback: 'canonical', byTopic: Object.create(null) as Record<string, InputFormat> };
+  let bare = 0;
+  for (const item of csv(raw)) {
+    const eq = item.indexOf('=');
+    const [t, f] = eq < 0 ? [undefined, item] : [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+    if (!isInputFormat(f)) expected(`${FORMAT_EXPECTED} ("${f}" is not a format)`);
+    if (t === undefined) {
+      if (++bare > 1) expected(`${FORMAT_EXPECTED} (at most one format without a topic)`);
+      out.fallback = f;
+    } else {
+      if (!TOPIC.test(t)) expected(`${FORMAT_EXPECTED} ("${t}" is not a topic name)`);
+      if (t in out.byTopic) expected(`${FORMAT_EXPECTED} (${t} is given twice)`);
+      out.byTopic[t] = f;
+    }
+  }
+  return out;
+};
+
 const int = (min: number, max: number) => (raw: string) => {
   const n = Number(raw);
   return Number.isInteger(n) && n >= min && n <= max ? n : expected(`a whole number from ${min} to ${max}`);
@@ -109,7 +148,12 @@ export const EnvSchema = z.object({
     const brokers = csv(raw);
     return brokers.length > 0 && brokers.every((b) => HOST_PORT.test(b)) ? brokers : expected('host:port[,host:port] (e.g. localhost:9092)');
   }),
-  TOKENWATCH_INPUT_TOPIC: envVar('canonical access events (input)', 'gateway.access-logs', topic),
+  TOKENWATCH_INPUT_TOPIC: envVar('input topic(s) of gateway access events, comma-separated; each is read in its TOKENWATCH_INPUT_FORMAT', 'gateway.access-logs', topics),
+  TOKENWATCH_INPUT_FORMAT: envVar(
+    `format of the input topics: canonical (v1 events) or a gateway adapter (${INPUT_FORMATS.slice(1).join(', ')}); one for all, or topic=format pairs`,
+    'canonical',
+    inputFormats,
+  ),
   TOKENWATCH_DENYLIST_TOPIC: envVar('compacted revocation topic gateways load', 'auth.denylist', topic),
   TOKENWATCH_DLQ_TOPIC: envVar('dead-letter topic for bad input, with reason codes', 'tokenwatch.dlq', topic),
   TOKENWATCH_GROUP_ID: envVar('consumer group of the processor', 'tokenwatch', text),

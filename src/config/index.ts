@@ -13,6 +13,7 @@ import { ResponseConfigSchema, type ResponseConfig } from '../respond/policy.js'
 export { ResponseConfigSchema, NetworkConfigSchema, type ResponseConfig, type NetworkConfig };
 import type { SetOptions } from '../respond/set.js';
 import { EnvSchema, ENV_SETTINGS, type Env, type EnvSetting } from './env.js';
+import type { InputFormat } from '../ingest/adapters/index.js';
 
 export { ENV_SETTINGS, type EnvSetting };
 
@@ -27,7 +28,12 @@ export const FileConfigSchema = z
 
 export interface Config {
   kafka: { brokers: string[]; clientId: string };
-  topics: { input: string; denylist: string; dlq: string; control: string; inputPartitions: number };
+  topics: {
+    /** the first input topic (created with `inputPartitions` when missing; the simulator writes to it) */
+    input: string;
+    /** every input topic with the format its records are in (`TOKENWATCH_INPUT_TOPIC`, `TOKENWATCH_INPUT_FORMAT`) */
+    inputs: Array<{ topic: string; format: InputFormat }>;
+    denylist: string; dlq: string; control: string; inputPartitions: number };
   groupId: string;
   clickhouse: { url: string; database: string; username: string; password: string };
   fpKey?: string;
@@ -106,6 +112,15 @@ export function parseDetectorConfigs(detectors: readonly Detector[], raw: Record
   return out;
 }
 
+/** The input topics with their formats; a `topic=format` pair must name an input topic. */
+function inputTopics(e: Env): Config['topics']['inputs'] {
+  const { fallback, byTopic } = e.TOKENWATCH_INPUT_FORMAT;
+  for (const t of Object.keys(byTopic)) {
+    if (!e.TOKENWATCH_INPUT_TOPIC.includes(t)) fail('TOKENWATCH_INPUT_FORMAT', `topic=format pairs for topics of TOKENWATCH_INPUT_TOPIC (${e.TOKENWATCH_INPUT_TOPIC.join(', ')})`, t);
+  }
+  return e.TOKENWATCH_INPUT_TOPIC.map((topic) => ({ topic, format: byTopic[topic] ?? fallback }));
+}
+
 /** Builds and validates the whole configuration from the environment. Throws CONFIG_INVALID. */
 export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(env);
@@ -126,7 +141,8 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
   return {
     kafka: { brokers: e.KAFKA_BROKERS, clientId: 'tokenwatch' },
     topics: {
-      input: e.TOKENWATCH_INPUT_TOPIC,
+      input: e.TOKENWATCH_INPUT_TOPIC[0]!,
+      inputs: inputTopics(e),
       denylist: e.TOKENWATCH_DENYLIST_TOPIC,
       dlq: e.TOKENWATCH_DLQ_TOPIC,
       control: e.TOKENWATCH_CONTROL_TOPIC,

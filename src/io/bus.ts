@@ -71,7 +71,7 @@ export interface BusConsumer {
 /** A producer whose sends and consumer-offset commits land atomically (Kafka transactions). */
 export interface BusTxProducer {
   /** in one transaction: the records, and the group's offsets (partition -> next offset) */
-  commit(records: BusRecord[], offsets: { groupId: string; topic: string; partitions: Record<number, string> }): Promise<void>;
+  commit(records: BusRecord[], offsets: { groupId: string; topics: Record<string, Record<number, string>> }): Promise<void>;
   close(): Promise<void>;
 }
 

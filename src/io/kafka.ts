@@ -185,14 +185,14 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
           const tx = await p.transaction();
           try {
             for (const chunk of chunkRecords(records)) await tx.sendBatch({ compression, topicMessages: topicMessages(chunk) });
-            const parts = Object.entries(offsets.partitions).map(([partition, offset]) => ({ partition: Number(partition), offset }));
-            if (parts.length) {
-              await tx.sendOffsets({ consumerGroupId: offsets.groupId, topics: [{ topic: offsets.topic, partitions: parts }] });
-            }
+            const topics = Object.entries(offsets.topics)
+              .map(([topic, parts]) => ({ topic, partitions: Object.entries(parts).map(([partition, offset]) => ({ partition: Number(partition), offset })) }))
+              .filter((t) => t.partitions.length > 0);
+            if (topics.length) await tx.sendOffsets({ consumerGroupId: offsets.groupId, topics });
             await tx.commit();
           } catch (e) {
             await tx.abort().catch(() => undefined);
-            throw sinkError(`Kafka transaction of ${records.length} record(s) and ${Object.keys(offsets.partitions).length} offset(s)`, e);
+            throw sinkError(`Kafka transaction of ${records.length} record(s) and ${Object.values(offsets.topics).reduce((n, p) => n + Object.keys(p).length, 0)} offset(s)`, e);
           }
         },
         async close() {

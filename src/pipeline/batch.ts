@@ -18,12 +18,13 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Bus, BusBatch, BusRecord } from '../io/bus.js';
 import type { AlertStore } from '../io/clickhouse.js';
 import type { AlertRow } from '../../schemas/alert.js';
-import { DLQ_REASON_HEADER, dlqKey, type DlqRecord } from '../../schemas/dlq.js';
 import { describeError } from '../../schemas/errors.js';
 import { ResponsePolicy } from '../respond/policy.js';
 import { breakerAlert, buildAlert } from '../respond/alerts.js';
 import { setBusRecord } from '../respond/set.js';
 import { breakerOpenRecord } from '../respond/breaker-control.js';
+import type { InputFormat } from '../ingest/adapters/index.js';
+import { DeadLetters } from './dead-letter.js';
 import { SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 
 export interface ProcessorDeps {
@@ -56,6 +57,8 @@ export class BatchProcessor {
   readonly enricher: Enricher;
   private sharedEngine?: Engine;
   private readonly active: Array<{ detector: Detector; config: unknown }>;
+  private readonly formats: Map<string, InputFormat>;
+  private readonly deadLetters: DeadLetters;
 
   constructor(private readonly deps: Omit<ProcessorDeps, 'bus' | 'store'>) {
     const { config } = deps;
@@ -64,6 +67,8 @@ export class BatchProcessor {
     this.active = deps.detectors
       .filter((d) => this.policy.detectorAction(d.meta.id, d.meta.defaultAction) !== 'off')
       .map((d) => ({ detector: d, config: config.detectorConfigs[d.meta.id] }));
+    this.formats = new Map(config.topics.inputs.map((i) => [i.topic, i.format]));
+    this.deadLetters = new DeadLetters({ topic: config.topics.dlq, metrics: deps.metrics, now: deps.now ?? Date.now });
   }
 
   get activeDetectors(): string[] {
@@ -90,65 +95,63 @@ export class BatchProcessor {
     return this.sharedEngine ? [this.sharedEngine] : [];
   }
 
+  /** The format records of `topic` are in: its `TOKENWATCH_INPUT_FORMAT`; canonical for the repartition topic. */
+  formatOf(topic: string): InputFormat {
+    return this.formats.get(topic) ?? 'canonical';
+  }
+
   process(topic: string, partition: number, messages: BusBatch['messages']): BatchOutput {
-    const { config, metrics, log } = this.deps;
+    const { metrics, log } = this.deps;
     const now = this.deps.now ?? Date.now;
     const engine = this.engine(topic, partition);
     const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0 };
+    const format = this.formatOf(topic);
     const lateBefore = engine.stats.lateEvents;
     for (const m of messages) {
       // after re-keying, the headers carry where the event entered tokenwatch
       const source: SourceRef = m.headers[SRC_TOPIC_HEADER]
         ? { topic: m.headers[SRC_TOPIC_HEADER]!, partition: Number(m.headers[SRC_PARTITION_HEADER]), offset: m.headers[SRC_OFFSET_HEADER] ?? '' }
         : { topic, partition, offset: m.offset };
-      const d = decode(m.value, { now, idSubstitute: `${source.topic}/${source.partition}/${source.offset}` });
-      if (!d.ok) {
-        out.records.push(this.dlqRecord(d.reason, d.detail, d.excerpt, d.redacted, source, m));
-        out.dlq++;
-        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: d.reason });
-        if (d.reason.startsWith('secret_')) metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: d.reason, outcome: 'dropped' });
-        continue;
-      }
-      if (d.quarantine) {
-        // redact, don't blind: the quarantine record is written and the redacted event still detected on
-        const q = d.quarantine;
-        out.records.push(this.dlqRecord(q.reason, q.detail, q.excerpt, q.redacted, source, m));
-        out.dlq++;
-        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: q.reason });
-        metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: q.reason, outcome: 'redacted_processed' });
-      }
-      let findings: DetectorFinding[];
+      // one event's outputs land whole or not at all: a failure anywhere in its path takes back what
+      // it added and dead-letters it, and the batch goes on (a poison pill never stops a partition)
+      const mark = { ...out, alerts: out.alerts.length, records: out.records.length };
+      let stage = 'decode';
+      let safeText: (() => string) | undefined;
       try {
-        findings = engine.process(this.enricher.enrich(d.event, source));
+        const d = decode(m.value, {
+          now,
+          idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
+          format,
+          source: { ...source, timestampMs: Number(m.timestamp) || undefined },
+        });
+        const dead = this.deadLetters.ofDecoded(d, source, m);
+        if (dead) {
+          out.records.push(dead);
+          out.dlq++;
+        }
+        if (!d.ok) continue;
+        safeText = () => JSON.stringify(d.event);
+        stage = 'detectors';
+        const findings = engine.process(this.enricher.enrich(d.event, source));
+        stage = 'response';
+        this.respond(findings, out, now);
+        metrics.inc('tokenwatch_events_total', 'events decoded and run through the detectors', { stage: 'detected' });
       } catch (e) {
-        log.error({ err: describeError(e), offset: m.offset, partition }, 'detector failed; event dead-lettered');
-        const text = m.value?.toString('utf8') ?? '';
-        out.records.push(this.dlqRecord('detector_failed', describeError(e).slice(0, 300), excerpt(text, 512), undefined, source, m));
+        out.alerts.length = mark.alerts;
+        out.records.length = mark.records;
+        Object.assign(out, { dlq: mark.dlq, findings: mark.findings, revocations: mark.revocations });
+        const reason: DlqReason = stage === 'detectors' ? 'detector_failed' : 'processing_failed';
+        const err = describeError(e);
+        log.error({ err, stage, offset: m.offset, partition, topic }, `${stage} failed on an event; it is dead-lettered (${reason}) and the batch goes on`);
+        // the excerpt is the guarded event when decode got that far, else the raw text through the redactor
+        let text: string;
+        try {
+          text = safeText?.() ?? m.value?.toString('utf8') ?? '';
+        } catch {
+          text = m.value?.toString('utf8') ?? '';
+        }
+        out.records.push(this.deadLetters.record(reason, `${stage}: ${err}`.slice(0, 300), excerpt(text, 512), undefined, source, m));
         out.dlq++;
-        metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason: 'detector_failed' });
-        continue;
-      }
-      metrics.inc('tokenwatch_events_total', 'events decoded and run through the detectors', { stage: 'detected' });
-      for (const f of findings) {
-        const t = now();
-        const decision = this.policy.decide(f, t);
-        if (decision.trip) {
-          out.alerts.push(breakerAlert(decision.trip, t));
-          out.records.push(breakerOpenRecord(config.topics.control, decision.trip, this.policy.breaker.status.reason ?? ''));
-          metrics.inc('tokenwatch_breaker_trips_total', 'revocation circuit breaker trips', { scope: decision.trip.scope });
-          log.error({ breaker: decision.trip }, 'revocation circuit breaker tripped: alert-only until reset or cool-down');
-        }
-        const built = buildAlert(f, decision, t, config.revocationTtlSec);
-        out.alerts.push(built.row);
-        out.findings++;
-        metrics.inc('tokenwatch_findings_total', 'findings by detector and action', { detector: f.detector.meta.id, action: decision.action });
-        for (const r of built.records) {
-          out.records.push({ topic: config.topics.denylist, key: r.key, value: JSON.stringify(r.value) });
-          const set = setBusRecord(config.set, r.value);
-          if (set) out.records.push(set);
-          out.revocations++;
-          metrics.inc('tokenwatch_revocations_total', 'denylist records published', { detector: f.detector.meta.id, scope: r.value.scope });
-        }
       }
     }
     const late = engine.stats.lateEvents - lateBefore;
@@ -157,28 +160,35 @@ export class BatchProcessor {
     return out;
   }
 
-  private dlqRecord(
-    reason: DlqReason,
-    detail: string,
-    exc: string,
-    redacted: string | undefined,
-    source: SourceRef,
-    m: BusBatch['messages'][number],
-  ): BusRecord {
-    const rec: DlqRecord = {
-      v: 1,
-      reason,
-      detail,
-      source: { ...source, timestamp: m.timestamp, key: m.key === null ? null : excerpt(m.key, 200) },
-      excerpt: exc,
-      payload: redacted,
-      at: new Date((this.deps.now ?? Date.now)()).toISOString(),
-    };
-    return {
-      topic: this.deps.config.topics.dlq,
-      key: dlqKey(source),
-      value: JSON.stringify(rec),
-      headers: { [DLQ_REASON_HEADER]: reason },
-    };
+  /**
+   * Response for one event's findings: policy decision, alert row, denylist / SET / control
+   * records. Counters are bumped once the whole event is through (a failure takes its outputs back).
+   */
+  private respond(findings: DetectorFinding[], out: BatchOutput, now: () => number): void {
+    const { config, metrics, log } = this.deps;
+    const counted: Array<() => void> = [];
+    for (const f of findings) {
+      const t = now();
+      const decision = this.policy.decide(f, t);
+      if (decision.trip) {
+        const trip = decision.trip;
+        out.alerts.push(breakerAlert(trip, t));
+        out.records.push(breakerOpenRecord(config.topics.control, trip, this.policy.breaker.status.reason ?? ''));
+        counted.push(() => metrics.inc('tokenwatch_breaker_trips_total', 'revocation circuit breaker trips', { scope: trip.scope }));
+        log.error({ breaker: trip }, 'revocation circuit breaker tripped: alert-only until reset or cool-down');
+      }
+      const built = buildAlert(f, decision, t, config.revocationTtlSec);
+      out.alerts.push(built.row);
+      out.findings++;
+      counted.push(() => metrics.inc('tokenwatch_findings_total', 'findings by detector and action', { detector: f.detector.meta.id, action: decision.action }));
+      for (const r of built.records) {
+        out.records.push({ topic: config.topics.denylist, key: r.key, value: JSON.stringify(r.value) });
+        const set = setBusRecord(config.set, r.value);
+        if (set) out.records.push(set);
+        out.revocations++;
+        counted.push(() => metrics.inc('tokenwatch_revocations_total', 'denylist records published', { detector: f.detector.meta.id, scope: r.value.scope }));
+      }
+    }
+    for (const c of counted) c();
   }
 }

@@ -41,8 +41,8 @@ export class Processor {
   private ready = false;
   private stopping = false;
   private readonly lock = new Mutex();
-  /** partition -> next offset whose batch output is durable but whose offset is not committed yet */
-  private pendingOffsets: Record<number, string> = {};
+  /** topic -> partition -> next offset whose batch output is durable but whose offset is not committed yet */
+  private pendingOffsets: Record<string, Record<number, string>> = {};
   private lastStateFlush = 0;
   private needCatchUp = false;
   /** the state flush being sent, if any */
@@ -50,8 +50,8 @@ export class Processor {
   private flushInFlight = false;
   private timer?: NodeJS.Timeout;
   private readonly changelog: string;
-  /** what the detectors consume: the input, or the repartition topic when re-keying */
-  private readonly sourceTopic: string;
+  /** what the detectors consume: the input topics, or the repartition topic when re-keying */
+  private readonly sourceTopics: string[];
   private readonly sourceGroup: string;
   private rekeyer?: Rekeyer;
   /** crashes of our consumers: readiness, and the failure that ends `tokenwatch run` */
@@ -61,7 +61,7 @@ export class Processor {
     this.core = new BatchProcessor(deps);
     this.health = new ConsumerHealth(deps.log, deps.metrics);
     this.changelog = changelogTopic(deps.config.groupId);
-    this.sourceTopic = deps.config.rekey ? repartitionTopic(deps.config.groupId) : deps.config.topics.input;
+    this.sourceTopics = deps.config.rekey ? [repartitionTopic(deps.config.groupId)] : deps.config.topics.inputs.map((i) => i.topic);
     this.sourceGroup = deps.config.rekey ? `${deps.config.groupId}.detect` : deps.config.groupId;
   }
 
@@ -79,11 +79,11 @@ export class Processor {
     await store.ping();
     await store.migrate(365);
     await bus.ensureTopics([
-      { topic: config.topics.input, partitions: config.topics.inputPartitions },
+      ...config.topics.inputs.map((i) => ({ topic: i.topic, partitions: config.topics.inputPartitions })),
       denylistTopicSpec(config.topics.denylist),
       { topic: config.topics.dlq, partitions: 1 },
       { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
-      ...(config.rekey ? [{ topic: this.sourceTopic, partitions: config.topics.inputPartitions }] : []),
+      ...(config.rekey ? [{ topic: this.sourceTopics[0]!, partitions: config.topics.inputPartitions }] : []),
       controlTopicSpec(config.topics.control),
       ...setTopicSpecs(config.set),
     ]);
@@ -104,27 +104,29 @@ export class Processor {
     this.producer = await bus.producer({ compression: config.compression.output });
     this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
     this.consumer.onAssignment((assigned) => {
-      const mine = new Set(assigned.filter((a) => a.topic === this.sourceTopic).map((a) => a.partition));
-      for (const p of Object.keys(this.pendingOffsets)) if (!mine.has(Number(p))) delete this.pendingOffsets[Number(p)];
+      const mine = new Set(assigned.filter((a) => this.sourceTopics.includes(a.topic)).map((a) => `${a.topic}/${a.partition}`));
+      for (const [topic, parts] of Object.entries(this.pendingOffsets)) {
+        for (const p of Object.keys(parts)) if (!mine.has(`${topic}/${p}`)) delete parts[Number(p)];
+      }
       // another instance may have updated state for the partitions we now own (also between our
       // restore and this first assignment): catch up before the next batch
       this.needCatchUp = true;
       this.ready = true;
-      log.info({ partitions: [...mine] }, 'partitions assigned');
+      log.info({ partitions: [...mine].sort() }, 'partitions assigned');
     });
     this.health.watch(this.consumer, 'detect');
     this.timer = setInterval(() => {
-      if (Object.keys(this.pendingOffsets).length && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
+      if (this.hasPendingOffsets() && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
         void this.lock.run(async () => void this.flushState().catch((e) => log.warn({ err: describeError(e) }, 'state flush failed'))).catch(() => undefined);
       }
     }, Math.max(50, Math.floor(config.stateFlushMs / 2)));
     this.timer.unref();
-    log.info({ input: config.topics.input, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
+    log.info({ input: config.topics.inputs, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
     if (config.rekey) {
       this.rekeyer = new Rekeyer(this.deps, this.health);
       void this.rekeyer.start().catch((e) => this.health.fatal('rekey', e));
     }
-    await this.consumer.run([this.sourceTopic], true, (b) => this.lock.run(() => this.handleBatch(b)));
+    await this.consumer.run(this.sourceTopics, true, (b) => this.lock.run(() => this.handleBatch(b)));
   }
 
   private async handleBatch(b: BusBatch): Promise<void> {
@@ -135,7 +137,7 @@ export class Processor {
     await this.flush(out, b);
     const last = b.messages[b.messages.length - 1]!;
     const next = (BigInt(last.offset) + 1n).toString();
-    this.pendingOffsets[b.partition] = next;
+    (this.pendingOffsets[b.topic] ??= {})[b.partition] = next;
     metrics.inc('tokenwatch_messages_total', 'input messages consumed', { topic: b.topic }, b.messages.length);
     const lag = Number(BigInt(b.highWatermark) - BigInt(next));
     metrics.set('tokenwatch_consumer_lag', 'messages behind the end of the input partition', { partition: String(b.partition) }, Math.max(0, lag));
@@ -169,11 +171,11 @@ export class Processor {
    */
   private flushState(): Promise<void> {
     const { config } = this.deps;
-    const offsets = { ...this.pendingOffsets };
-    if (Object.keys(offsets).length === 0 || this.flushInFlight) return this.flushing;
+    if (!this.hasPendingOffsets() || this.flushInFlight) return this.flushing;
+    const offsets = this.pendingOffsets;
     const engine = this.core.engine(config.topics.input, 0);
     const records: BusRecord[] = engine.takeChanges().map((c) => ({ topic: this.changelog, key: c.key, value: c.value }));
-    for (const p of Object.keys(offsets)) delete this.pendingOffsets[Number(p)];
+    this.pendingOffsets = {};
     this.lastStateFlush = performance.now();
     this.flushInFlight = true;
     this.flushing = this.sendState(records, offsets).finally(() => {
@@ -182,9 +184,13 @@ export class Processor {
     return this.flushing;
   }
 
-  private async sendState(records: BusRecord[], offsets: Record<number, string>): Promise<void> {
+  private hasPendingOffsets(): boolean {
+    return Object.values(this.pendingOffsets).some((parts) => Object.keys(parts).length > 0);
+  }
+
+  private async sendState(records: BusRecord[], offsets: Record<string, Record<number, string>>): Promise<void> {
     const { metrics, log } = this.deps;
-    await retrySink('changelog', () => this.tx!.commit(records, { groupId: this.sourceGroup, topic: this.sourceTopic, partitions: offsets }), {
+    await retrySink('changelog', () => this.tx!.commit(records, { groupId: this.sourceGroup, topics: offsets }), {
       log,
       metrics,
       stopping: () => this.stopping,

@@ -1,58 +1,84 @@
 /**
- * Stage one of a re-keyed deployment (TOKENWATCH_REKEY): forwards the input to the repartition
- * topic keyed by the re-keying rule (schemas/keys.ts), so every detector key has one owner.
+ * Stage one of a re-keyed deployment (TOKENWATCH_REKEY): decodes the input (its format's adapter,
+ * the secret guard, the schema), dead-letters what it rejects or quarantines, and forwards each
+ * accepted event — guarded canonical v1, never the raw message — to the repartition topic keyed by
+ * a hash of the re-keying rule (schemas/keys.ts), so every detector key has one owner and no raw
+ * id or secret is copied to an internal topic.
  */
+import { createHash } from 'node:crypto';
 import { rekeyKey } from '../../schemas/keys.js';
+import type { SourceRef } from '../detect/contract.js';
+import { decode } from '../ingest/decode.js';
+import type { AccessEvent } from '../../schemas/event.js';
 import type { BusConsumer, BusProducer, BusRecord } from '../io/bus.js';
 import type { ProcessorDeps } from './batch.js';
+import { DeadLetters } from './dead-letter.js';
 import type { ConsumerHealth } from './health.js';
 import { retrySink } from './retry.js';
 import { repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 
-/** The re-keying key of a raw input message (schemas/keys.ts `rekeyKey`); null when it is not a JSON event naming a credential. */
-export function routingKey(value: Buffer | null): string | null {
-  if (!value || value.length > 65_536) return null;
-  try {
-    const e = JSON.parse(value.toString('utf8')) as { tenant?: unknown; cred?: Record<string, unknown> };
-    return rekeyKey(e.tenant, e.cred ?? {}) ?? null;
-  } catch {
-    return null;
-  }
+/**
+ * The repartition key of a decoded event: `rk1:` + base64url SHA-256 of schemas/keys.ts
+ * `rekeyKey` (tenant | sub ?? sid ?? key_id ?? fp). Equal rules give equal keys, hence one
+ * partition; the ids themselves stay out of the topic. Null when the event names no credential.
+ */
+export function routingKey(event: Pick<AccessEvent, 'tenant' | 'cred'>): string | null {
+  const k = rekeyKey(event.tenant, event.cred);
+  return k === undefined ? null : `rk1:${createHash('sha256').update(k).digest('base64url')}`;
 }
 
 /**
- * Stage one of a re-keyed deployment: reads the input as producers keyed it and forwards every
- * message, unchanged, to the repartition topic keyed by `routingKey` (Kafka's default murmur2
- * partitioner: a fixed key → partition mapping). Input offsets are committed after the forwarded
- * records are acknowledged; malformed messages are forwarded too and dead-lettered by stage two.
+ * Stage one of a re-keyed deployment: reads the input topics as producers keyed them, decodes each
+ * message with its topic's format, and forwards accepted events to the repartition topic (Kafka's
+ * default murmur2 partitioner: a fixed key → partition mapping) with the source position in
+ * headers. DLQ and quarantine records are written here, in the same send. Input offsets are
+ * committed after everything sent is acknowledged.
  */
 export class Rekeyer {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
 
   constructor(
-    private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics'>,
+    private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics' | 'now'>,
     private readonly health?: ConsumerHealth,
   ) {}
 
   async start(): Promise<void> {
     const { config, bus, log, metrics } = this.deps;
+    const now = this.deps.now ?? Date.now;
     const target = repartitionTopic(config.groupId);
+    const formats = new Map(config.topics.inputs.map((i) => [i.topic, i.format]));
+    const deadLetters = new DeadLetters({ topic: config.topics.dlq, metrics, now });
     this.producer = await bus.producer({ compression: config.compression.internal });
     this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
     this.health?.watch(this.consumer, 'rekey');
-    log.info({ input: config.topics.input, repartition: target }, 're-keying the input');
-    await this.consumer.run([config.topics.input], true, async (b) => {
-      const records: BusRecord[] = b.messages.map((m) => ({
-        topic: target,
-        key: routingKey(m.value),
-        value: m.value === null ? null : m.value.toString('utf8'),
-        headers: { ...m.headers, [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
-      }));
+    log.info({ input: config.topics.inputs, repartition: target }, 're-keying the input');
+    await this.consumer.run([...formats.keys()], true, async (b) => {
+      const records: BusRecord[] = [];
+      let forwarded = 0;
+      for (const m of b.messages) {
+        const source: SourceRef = { topic: b.topic, partition: b.partition, offset: m.offset };
+        const d = decode(m.value, {
+          now,
+          idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
+          format: formats.get(b.topic) ?? 'canonical',
+          source: { ...source, timestampMs: Number(m.timestamp) || undefined },
+        });
+        const dead = deadLetters.ofDecoded(d, source, m);
+        if (dead) records.push(dead);
+        if (!d.ok) continue;
+        records.push({
+          topic: target,
+          key: routingKey(d.event),
+          value: JSON.stringify(d.event),
+          headers: { [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
+        });
+        forwarded++;
+      }
       await retrySink('repartition', () => this.producer!.send(records), { log, metrics, heartbeat: () => b.heartbeat() });
       const last = b.messages[b.messages.length - 1];
       if (last) await this.consumer!.commit(b.topic, b.partition, (BigInt(last.offset) + 1n).toString());
-      metrics.inc('tokenwatch_rekeyed_total', 'input messages forwarded to the repartition topic', {}, b.messages.length);
+      metrics.inc('tokenwatch_rekeyed_total', 'input events forwarded to the repartition topic (guarded canonical v1)', {}, forwarded);
     });
   }
 

@@ -15,12 +15,14 @@ import { repartitionTopic, routingKey } from '../../src/pipeline/index.js';
 afterAll(teardown);
 
 describe('re-keying through tokenwatch.<group>.repartition', () => {
-  it('routes by tenant and the first of sub, sid, key_id, fp', () => {
-    const v = (o: object) => Buffer.from(JSON.stringify(o));
-    expect(routingKey(v({ tenant: 'acme', cred: { sub: 'u1', sid: 's1', fp: 'tfp1:x' } }))).toBe('acme|u1');
-    expect(routingKey(v({ cred: { key_id: 'k1', fp: 'tfp1:x' } }))).toBe('|k1');
-    expect(routingKey(v({ cred: {} }))).toBeNull();
-    expect(routingKey(Buffer.from('not json'))).toBeNull();
+  it('keys the repartition topic by a hash of tenant and the first of sub, sid, key_id, fp: equal rules, equal keys; no raw id', () => {
+    const k = (tenant: string | undefined, cred: Record<string, string>) => routingKey({ tenant, cred: { type: 'access_token', fp: 'tfp1:AAAAAAAAAAAAAAAAAAAAAA', ...cred } } as never);
+    const a = k('acme', { sub: 'u1', sid: 's1' });
+    expect(a).toMatch(/^rk1:[A-Za-z0-9_-]{43}$/);
+    expect(a).toBe(k('acme', { sub: 'u1', sid: 'other' }));
+    expect(a).not.toBe(k('globex', { sub: 'u1' }));
+    expect(k(undefined, { key_id: 'k1' })).toBe(k(undefined, { key_id: 'k1', fp: 'tfp1:BBBBBBBBBBBBBBBBBBBBBB' }));
+    expect(a).not.toContain('u1');
   });
 
   it('two instances, randomly partitioned input: the replay attack is found once, with input offsets as its source', async () => {
@@ -31,6 +33,15 @@ describe('re-keying through tokenwatch.<group>.repartition', () => {
     const events = replayAttack(fp, T0 + 3_600_000, 'rk');
     // no key: the producer spreads the attack's events over the partitions
     for (const e of events) await produce(env, env.input, [{ key: `noise-${Math.random()}`, value: JSON.stringify(e) }]);
+    // stage one decodes: a bad line and a raw JWT in an identifying field are dead-lettered there, a
+    // JWT in the user agent is redacted and the event forwarded; none of them reaches the repartition topic raw
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJyZWtleS10aGllZiJ9.c2lnbmF0dXJlLXJla2V5LTAwMDAwMDAwMQ';
+    const base = events[0]!;
+    await produce(env, env.input, [
+      { key: 'bad', value: '{"v":1,' },
+      { key: 'sub', value: JSON.stringify({ ...base, id: 'rk-secret-sub', cred: { ...base.cred, sub: jwt } }) },
+      { key: 'ua', value: JSON.stringify({ ...base, id: 'rk-secret-ua', ts: Number(base.ts) + 1, ua: `curl Bearer ${jwt}` }) },
+    ]);
     const rows = await waitFor(async () => {
       const r = await alertRows(env, `detector = 'multi_ip_replay'`);
       return r.length ? r : undefined;
@@ -45,6 +56,22 @@ describe('re-keying through tokenwatch.<group>.repartition', () => {
     const partitions = new Set((await readTopic(env, env.input)).map((m) => m.partition));
     expect(partitions.size).toBeGreaterThan(1);
     const forwarded = await readTopic(env, repartitionTopic(env.group));
-    expect(new Set(forwarded.map((m) => m.partition)).size).toBe(1);
+    const attack = forwarded.filter((m) => m.value?.includes(fp));
+    expect(attack.length).toBe(events.length + 1); // the redacted-UA event is forwarded too
+    expect(new Set(attack.map((m) => m.partition)).size).toBe(1);
+    for (const m of forwarded) {
+      expect(m.key).toMatch(/^rk1:/);
+      expect(m.value).not.toContain('eyJ');
+      expect(m.key).not.toContain('user-42');
+    }
+    expect(forwarded.some((m) => m.value?.includes('[REDACTED'))).toBe(true);
+    const dlq = await waitFor(async () => {
+      const d = await readTopic(env, env.dlq);
+      return d.length >= 3 ? d : undefined;
+    }, 20_000, 'three DLQ records from the re-keying stage');
+    const reasons = dlq.map((d) => JSON.parse(d.value!) as { reason: string; source: { topic: string } });
+    expect(reasons.map((r) => r.reason).sort()).toEqual(['not_json', 'secret_jwt', 'secret_jwt']);
+    expect(reasons.every((r) => r.source.topic === env.input)).toBe(true);
+    for (const d of dlq) expect(d.value).not.toContain(jwt.split('.')[1]);
   });
 });

@@ -120,9 +120,9 @@ export function latestByKey(records: Array<{ key: string | null; value: string |
 }
 
 /** Committed offsets of the test's group on the input topic (partition -> next offset, -1 = none). */
-export async function committed(t: TestEnv): Promise<Record<number, bigint>> {
+export async function committed(t: TestEnv, topic = t.input): Promise<Record<number, bigint>> {
   return withAdmin(t, async (a) => {
-    const res = await a.fetchOffsets({ groupId: t.group, topics: [t.input] });
+    const res = await a.fetchOffsets({ groupId: t.group, topics: [topic] });
     const out: Record<number, bigint> = {};
     for (const p of res[0]?.partitions ?? []) out[p.partition] = BigInt(p.offset);
     return out;

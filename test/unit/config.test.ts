@@ -37,9 +37,28 @@ describe('configuration', () => {
     [{ TOKENWATCH_REVOCATION_TTL_SEC: '5' }, /TOKENWATCH_REVOCATION_TTL_SEC must be a whole number/],
     [{ TOKENWATCH_TRUSTED_CIDRS: '10.0.0.0/40' }, /TOKENWATCH_TRUSTED_CIDRS/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ TOKENWATCH_INPUT_TOPIC: 'a,b,a' }, /TOKENWATCH_INPUT_TOPIC must be distinct topics \(a is listed twice\)/],
+    [{ TOKENWATCH_INPUT_FORMAT: 'nginx-json' }, /TOKENWATCH_INPUT_FORMAT must be one of canonical, nginx.*"nginx-json" is not a format/],
+    [{ TOKENWATCH_INPUT_FORMAT: 'nginx,kong' }, /TOKENWATCH_INPUT_FORMAT .*at most one format without a topic/],
+    [{ TOKENWATCH_INPUT_FORMAT: 'gateway.access-logs=envoy,gateway.access-logs=kong' }, /TOKENWATCH_INPUT_FORMAT .*gateway\.access-logs is given twice/],
+    [{ TOKENWATCH_INPUT_TOPIC: 'a,b', TOKENWATCH_INPUT_FORMAT: 'c=nginx' }, /TOKENWATCH_INPUT_FORMAT must be topic=format pairs for topics of TOKENWATCH_INPUT_TOPIC \(a, b\) \(got "c"\)/],
     [{ TOKENWATCH_CONFIG: '/nonexistent/tokenwatch.json' }, /TOKENWATCH_CONFIG must be the path of a readable JSON file/],
   ])('names the bad setting: %j', (env, msg) => {
     expect(() => load(env)).toThrow(msg);
+  });
+
+  it('reads several input topics, each with its format', () => {
+    expect(load({}).topics.inputs).toEqual([{ topic: 'gateway.access-logs', format: 'canonical' }]);
+    expect(load({ TOKENWATCH_INPUT_FORMAT: 'nginx' }).topics.inputs).toEqual([{ topic: 'gateway.access-logs', format: 'nginx' }]);
+    const c = load({ TOKENWATCH_INPUT_TOPIC: 'events.v1, gw.nginx ,gw.kong', TOKENWATCH_INPUT_FORMAT: 'gw.nginx=nginx,gw.kong=kong' });
+    expect(c.topics.input).toBe('events.v1');
+    expect(c.topics.inputs).toEqual([
+      { topic: 'events.v1', format: 'canonical' },
+      { topic: 'gw.nginx', format: 'nginx' },
+      { topic: 'gw.kong', format: 'kong' },
+    ]);
+    const d = load({ TOKENWATCH_INPUT_TOPIC: 'a,b', TOKENWATCH_INPUT_FORMAT: 'envoy,b=traefik' });
+    expect(d.topics.inputs.map((i) => i.format)).toEqual(['envoy', 'traefik']);
   });
 
   it('never echoes the fingerprint key', () => {
