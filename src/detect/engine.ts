@@ -20,7 +20,17 @@ export interface EngineOptions {
   maxAliasesPerDetector: number;
   /** events older than watermark − lateness are "late": still processed, counted */
   allowedLatenessMs: number;
+  /**
+   * How far one event may move the watermark past its current value, ms (default 5 min). Stream
+   * time follows the events, but one event with a forged or mis-set `ts` (days ahead, still within
+   * decode's bounds when replaying old logs) cannot jump it ahead and make the next sweep evict
+   * every key: a real jump takes several events, each at most this far.
+   */
+  maxWatermarkStepMs?: number;
 }
+
+/** Default of {@link EngineOptions.maxWatermarkStepMs}. */
+export const DEFAULT_MAX_WATERMARK_STEP_MS = 5 * 60_000;
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxKeysPerDetector: 500_000,
@@ -94,7 +104,10 @@ export class Engine {
   process(event: EnrichedEvent): DetectorFinding[] {
     this.stats.events++;
     if (event.ts < this.watermark - this.opts.allowedLatenessMs) this.stats.lateEvents++;
-    if (event.ts > this.watermark) this.watermark = event.ts;
+    if (event.ts > this.watermark) {
+      const step = this.opts.maxWatermarkStepMs ?? DEFAULT_MAX_WATERMARK_STEP_MS;
+      this.watermark = this.watermark === Number.NEGATIVE_INFINITY ? event.ts : Math.min(event.ts, this.watermark + step);
+    }
     const out: DetectorFinding[] = [];
     for (const s of this.slots) {
       const { store } = s;
