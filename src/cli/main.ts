@@ -22,8 +22,8 @@ usage: tokenwatch <command> [options]
 
 commands:
   run                       the stream processor: Kafka input → detectors → ClickHouse alerts + denylist
-  replay <file|->           the same detectors over an NDJSON file of canonical events, no services;
-                            writes alerts and revocations as NDJSON  [--out FILE]
+  replay <file|->           the same path as run over a file of log lines (v1 or --format), no services;
+                            writes alerts, revocations and DLQ records as NDJSON (tokenwatch replay --help)
   simulate                  realistic gateway traffic with labelled attacks (tokenwatch simulate --help)
   migrate                   create / upgrade the ClickHouse schema
   unrevoke <scope:id>       lift a revocation (tombstone on the denylist)  --reason TEXT
