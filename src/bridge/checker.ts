@@ -13,6 +13,7 @@ import { describeError, TokenwatchError } from '../../schemas/errors.js';
 import { denylistTopicSpec } from '../../schemas/denylist.js';
 import { DenylistStore, type CheckQuery, type CheckResult } from './store.js';
 import { TopicFollower } from '../io/follower.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 /**
  * What a request presents. Every field is optional and may repeat (a header sent twice); the
@@ -121,18 +122,6 @@ export function toQuery(input: CheckInput, fpKey: string | undefined): CheckQuer
   };
 }
 
-const M = {
-  checks: ['tokenwatch_bridge_checks_total', 'denylist checks by result (allow, deny, no_identifier)'],
-  records: ['tokenwatch_bridge_records_total', 'denylist records applied, by outcome (added, removed, expired, invalid, ignored)'],
-  entries: ['tokenwatch_bridge_entries', 'active denylist entries in memory, by scope'],
-  expired: ['tokenwatch_bridge_expired_total', 'entries dropped from memory because they expired'],
-  ready: ['tokenwatch_bridge_ready', '1 once the denylist topic was read to its end'],
-  lag: ['tokenwatch_bridge_lag', 'denylist records behind the topic end'],
-  applyDelay: ['tokenwatch_bridge_apply_delay_ms', 'time from a record being published to it being applied (last record)'],
-  unfingerprinted: ['tokenwatch_bridge_unfingerprinted_total', 'raw credentials that could not be fingerprinted (TOKENWATCH_FP_KEY not set)'],
-  crashes: ['tokenwatch_bridge_follower_crashes_total', 'crashes of the denylist follower, by whether the client restarts it'],
-} as const;
-
 /**
  * Creates a checker that follows the denylist topic. Start-up errors (Kafka unreachable) reject
  * `ready`.
@@ -159,21 +148,21 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
   let expiredSeen = 0;
 
   const publishGauges = () => {
-    for (const [scope, n] of Object.entries(store.countsByScope())) metrics.set(M.entries[0], M.entries[1], { scope }, n);
+    for (const [scope, n] of Object.entries(store.countsByScope())) metrics.set(METRICS.bridge_entries, { scope }, n);
     if (store.expiredDropped > expiredSeen) {
-      metrics.inc(M.expired[0], M.expired[1], {}, store.expiredDropped - expiredSeen);
+      metrics.inc(METRICS.bridge_expired_total, {}, store.expiredDropped - expiredSeen);
       expiredSeen = store.expiredDropped;
     }
-    metrics.set(M.lag[0], M.lag[1], {}, follower.lag());
+    metrics.set(METRICS.bridge_lag, {}, follower.lag());
   };
 
   const onMessage = (m: BusMessage) => {
     const t = now();
     const outcome = store.apply(m.key, m.value, t);
-    metrics.inc(M.records[0], M.records[1], { outcome });
+    metrics.inc(METRICS.bridge_records_total, { outcome });
     if (outcome === 'invalid') log.warn({ topic, offset: m.offset }, 'ignored a denylist record that is not a valid v1 record for its key');
     const published = Number(m.timestamp);
-    if (Number.isFinite(published)) metrics.set(M.applyDelay[0], M.applyDelay[1], {}, Math.max(0, t - published));
+    if (Number.isFinite(published)) metrics.set(METRICS.bridge_apply_delay_ms, {}, Math.max(0, t - published));
   };
 
   let failDead!: (e: Error) => void;
@@ -182,12 +171,12 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
   });
   dead.catch(() => undefined);
   const onCrash = (err: Error, restart: boolean) => {
-    metrics.inc(M.crashes[0], M.crashes[1], { restart: String(restart) });
-    metrics.set(M.ready[0], M.ready[1], {}, 0);
+    metrics.inc(METRICS.bridge_follower_crashes_total, { restart: String(restart) });
+    metrics.set(METRICS.bridge_ready, {}, 0);
     if (!restart) failDead(new TokenwatchError('CONSUMER_CRASHED', `the denylist follower stopped and will not restart: ${describeError(err)} — fix: ${crashFix(err)}`, { cause: err }));
   };
   const follower = new TopicFollower({ bus, topic, groupPrefix: 'tokenwatch-bridge', log, onMessage, onCrash });
-  metrics.set(M.ready[0], M.ready[1], {}, 0);
+  metrics.set(METRICS.bridge_ready, {}, 0);
   publishGauges();
 
   const sweeper = setInterval(() => {
@@ -202,7 +191,7 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
     await bus.ensureTopics([denylistTopicSpec(topic)]);
     await follower.start();
     await follower.caughtUp;
-    metrics.set(M.ready[0], M.ready[1], {}, 1);
+    metrics.set(METRICS.bridge_ready, {}, 1);
     publishGauges();
   })();
   ready.catch(() => undefined);
@@ -217,9 +206,9 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
     },
     check(input) {
       const q = toQuery(input, opts.fpKey);
-      if (q.unfingerprinted) metrics.inc(M.unfingerprinted[0], M.unfingerprinted[1], {}, q.unfingerprinted);
+      if (q.unfingerprinted) metrics.inc(METRICS.bridge_unfingerprinted_total, {}, q.unfingerprinted);
       const r = store.check(q, now());
-      metrics.inc(M.checks[0], M.checks[1], { result: r.allow ? (r.identifiers ? 'allow' : 'no_identifier') : 'deny' });
+      metrics.inc(METRICS.bridge_checks_total, { result: r.allow ? (r.identifiers ? 'allow' : 'no_identifier') : 'deny' });
       return r;
     },
     async close() {

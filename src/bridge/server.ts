@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { CheckInput, DenylistChecker } from './checker.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 /** The request headers a check reads (lower-case names). */
 export const CHECK_HEADERS = {
@@ -68,7 +69,7 @@ export function serveBridge(opts: BridgeServerOptions): Promise<Server> {
     if (isCheck || isEnvoy) {
       res.setHeader('cache-control', 'no-store');
       if (!checker.isReady()) {
-        metrics.inc('tokenwatch_bridge_checks_total', 'denylist checks by result (allow, deny, no_identifier)', { result: 'not_ready' });
+        metrics.inc(METRICS.bridge_checks_total, { result: 'not_ready' });
         res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"not_ready","detail":"still reading the denylist topic"}\n');
         return;
       }

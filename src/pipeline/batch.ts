@@ -26,6 +26,7 @@ import { breakerOpenRecord } from '../respond/breaker-control.js';
 import type { InputFormat } from '../ingest/adapters/index.js';
 import { DeadLetters } from './dead-letter.js';
 import { SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 export interface ProcessorDeps {
   config: Config;
@@ -135,7 +136,7 @@ export class BatchProcessor {
         const findings = engine.process(this.enricher.enrich(d.event, source));
         stage = 'response';
         this.respond(findings, out, now);
-        metrics.inc('tokenwatch_events_total', 'events decoded and run through the detectors', { stage: 'detected' });
+        metrics.inc(METRICS.events_total, { stage: 'detected' });
       } catch (e) {
         out.alerts.length = mark.alerts;
         out.records.length = mark.records;
@@ -155,8 +156,8 @@ export class BatchProcessor {
       }
     }
     const late = engine.stats.lateEvents - lateBefore;
-    if (late) metrics.inc('tokenwatch_late_events_total', 'events later than the allowed lateness (processed best-effort)', {}, late);
-    metrics.set('tokenwatch_breaker_open', 'revocation circuit breaker state (1 = open, alert-only)', {}, this.policy.breaker.isOpen(now()) ? 1 : 0);
+    if (late) metrics.inc(METRICS.late_events_total, {}, late);
+    metrics.set(METRICS.breaker_open, {}, this.policy.breaker.isOpen(now()) ? 1 : 0);
     return out;
   }
 
@@ -174,19 +175,19 @@ export class BatchProcessor {
         const trip = decision.trip;
         out.alerts.push(breakerAlert(trip, t));
         out.records.push(breakerOpenRecord(config.topics.control, trip, this.policy.breaker.status.reason ?? ''));
-        counted.push(() => metrics.inc('tokenwatch_breaker_trips_total', 'revocation circuit breaker trips', { scope: trip.scope }));
+        counted.push(() => metrics.inc(METRICS.breaker_trips_total, { scope: trip.scope }));
         log.error({ breaker: trip }, 'revocation circuit breaker tripped: alert-only until reset or cool-down');
       }
       const built = buildAlert(f, decision, t, config.revocationTtlSec);
       out.alerts.push(built.row);
       out.findings++;
-      counted.push(() => metrics.inc('tokenwatch_findings_total', 'findings by detector and action', { detector: f.detector.meta.id, action: decision.action }));
+      counted.push(() => metrics.inc(METRICS.findings_total, { detector: f.detector.meta.id, action: decision.action }));
       for (const r of built.records) {
         out.records.push({ topic: config.topics.denylist, key: r.key, value: JSON.stringify(r.value) });
         const set = setBusRecord(config.set, r.value);
         if (set) out.records.push(set);
         out.revocations++;
-        counted.push(() => metrics.inc('tokenwatch_revocations_total', 'denylist records published', { detector: f.detector.meta.id, scope: r.value.scope }));
+        counted.push(() => metrics.inc(METRICS.revocations_total, { detector: f.detector.meta.id, scope: r.value.scope }));
       }
     }
     for (const c of counted) c();

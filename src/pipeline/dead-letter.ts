@@ -9,6 +9,7 @@ import { excerpt } from '../ingest/guard.js';
 import type { BusBatch, BusRecord } from '../io/bus.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DLQ_REASON_HEADER, dlqKey, type DlqRecord } from '../../schemas/dlq.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 type Message = BusBatch['messages'][number];
 
@@ -26,7 +27,7 @@ export class DeadLetters {
       payload: redacted,
       at: new Date(this.deps.now()).toISOString(),
     };
-    this.deps.metrics.inc('tokenwatch_dlq_total', 'messages sent to the dead-letter topic', { reason });
+    this.deps.metrics.inc(METRICS.dlq_total, { reason });
     return { topic: this.deps.topic, key: dlqKey(source), value: JSON.stringify(rec), headers: { [DLQ_REASON_HEADER]: reason } };
   }
 
@@ -37,13 +38,13 @@ export class DeadLetters {
   ofDecoded(d: Decoded, source: SourceRef, m: Message): BusRecord | undefined {
     const { metrics } = this.deps;
     if (!d.ok) {
-      if (d.reason.startsWith('secret_')) metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: d.reason, outcome: 'dropped' });
+      if (d.reason.startsWith('secret_')) metrics.inc(METRICS.quarantined_total, { reason: d.reason, outcome: 'dropped' });
       return this.record(d.reason, d.detail, d.excerpt, d.redacted, source, m);
     }
     if (!d.quarantine) return undefined;
     // redact, don't blind: the quarantine record is written and the redacted event still detected on
     const q = d.quarantine;
-    metrics.inc('tokenwatch_quarantined_total', 'secret-bearing messages, by outcome', { reason: q.reason, outcome: 'redacted_processed' });
+    metrics.inc(METRICS.quarantined_total, { reason: q.reason, outcome: 'redacted_processed' });
     return this.record(q.reason, q.detail, q.excerpt, q.redacted, source, m);
   }
 }

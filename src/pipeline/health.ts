@@ -10,6 +10,7 @@ import type { BusConsumer } from '../io/bus.js';
 import { crashFix } from '../io/kafka.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 export class ConsumerHealth {
   private readonly down = new Set<string>();
@@ -40,7 +41,7 @@ export class ConsumerHealth {
     });
     consumer.onCrash((err, restart) => {
       this.down.add(role);
-      this.metrics.inc('tokenwatch_consumer_crashes_total', 'consumer crashes, by consumer and whether the client restarts it', {
+      this.metrics.inc(METRICS.consumer_crashes_total, {
         consumer: role,
         restart: String(restart),
       });
@@ -57,7 +58,7 @@ export class ConsumerHealth {
   fatal(role: string, err: unknown, fix = crashFix(err)): void {
     if (this.dead) return;
     this.dead = new TokenwatchError('CONSUMER_CRASHED', `the ${role} consumer stopped and will not restart: ${describeError(err)} — fix: ${fix}`, { cause: err });
-    this.metrics.set('tokenwatch_consumer_dead', 'a consumer stopped for good (1): the process exits', { consumer: role }, 1);
+    this.metrics.set(METRICS.consumer_dead, { consumer: role }, 1);
     this.log.fatal({ consumer: role, err: describeError(err), fix }, 'consumer stopped and will not restart; exiting');
     this.fail(this.dead);
   }

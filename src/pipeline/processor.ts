@@ -18,6 +18,7 @@ import { ConsumerHealth } from './health.js';
 import { Rekeyer } from './rekey.js';
 import { retrySink } from './retry.js';
 import { changelogTopic, denylistTopicSpec, repartitionTopic } from './topics.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 /** A one-at-a-time lock: batches and state flushes never interleave. */
 class Mutex {
@@ -99,7 +100,7 @@ export class Processor {
     const t0 = performance.now();
     const restored = await bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value));
     const restoreMs = Math.round(performance.now() - t0);
-    metrics.set('tokenwatch_state_restore_seconds', 'time the last state restore took', {}, restoreMs / 1000);
+    metrics.set(METRICS.state_restore_seconds, {}, restoreMs / 1000);
     log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
     this.producer = await bus.producer({ compression: config.compression.output });
     this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
@@ -138,17 +139,17 @@ export class Processor {
     const last = b.messages[b.messages.length - 1]!;
     const next = (BigInt(last.offset) + 1n).toString();
     (this.pendingOffsets[b.topic] ??= {})[b.partition] = next;
-    metrics.inc('tokenwatch_messages_total', 'input messages consumed', { topic: b.topic }, b.messages.length);
+    metrics.inc(METRICS.messages_total, { topic: b.topic }, b.messages.length);
     const lag = Number(BigInt(b.highWatermark) - BigInt(next));
-    metrics.set('tokenwatch_consumer_lag', 'messages behind the end of the input partition', { partition: String(b.partition) }, Math.max(0, lag));
+    metrics.set(METRICS.consumer_lag, { topic: b.topic, partition: String(b.partition) }, Math.max(0, lag));
     for (const e of this.core.allEngines()) {
-      for (const [d, n] of Object.entries(e.keyCounts())) metrics.set('tokenwatch_state_keys', 'tracked keys per detector', { detector: d }, n);
-      metrics.set('tokenwatch_state_evictions', 'keys evicted since start, by reason', { reason: 'cap' }, e.stats.evictedByCap);
-      metrics.set('tokenwatch_state_evictions', 'keys evicted since start, by reason', { reason: 'ttl' }, e.stats.evictedByTime);
+      for (const [d, n] of Object.entries(e.keyCounts())) metrics.set(METRICS.state_keys, { detector: d }, n);
+      metrics.set(METRICS.state_evictions, { reason: 'cap' }, e.stats.evictedByCap);
+      metrics.set(METRICS.state_evictions, { reason: 'ttl' }, e.stats.evictedByTime);
     }
     const mem = process.memoryUsage();
-    metrics.set('tokenwatch_process_heap_bytes', 'V8 heap in use', {}, mem.heapUsed);
-    metrics.set('tokenwatch_process_rss_bytes', 'resident set size', {}, mem.rss);
+    metrics.set(METRICS.process_heap_bytes, {}, mem.heapUsed);
+    metrics.set(METRICS.process_rss_bytes, {}, mem.rss);
     if (performance.now() - this.lastStateFlush >= config.stateFlushMs) void this.flushState().catch(() => undefined);
   }
 
@@ -197,7 +198,7 @@ export class Processor {
       context: { records: records.length },
       message: 'state changelog / offset commit failed; retrying',
     });
-    metrics.inc('tokenwatch_changelog_records_total', 'state changelog records written', {}, records.length);
+    metrics.inc(METRICS.changelog_records_total, {}, records.length);
   }
 
   /** Makes a batch's output durable, retrying each sink with backoff until it succeeds. */

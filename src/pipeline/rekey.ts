@@ -16,6 +16,7 @@ import { DeadLetters } from './dead-letter.js';
 import type { ConsumerHealth } from './health.js';
 import { retrySink } from './retry.js';
 import { repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 /**
  * The repartition key of a decoded event: `rk1:` + base64url SHA-256 of schemas/keys.ts
@@ -78,7 +79,7 @@ export class Rekeyer {
       await retrySink('repartition', () => this.producer!.send(records), { log, metrics, heartbeat: () => b.heartbeat() });
       const last = b.messages[b.messages.length - 1];
       if (last) await this.consumer!.commit(b.topic, b.partition, (BigInt(last.offset) + 1n).toString());
-      metrics.inc('tokenwatch_rekeyed_total', 'input events forwarded to the repartition topic (guarded canonical v1)', {}, forwarded);
+      metrics.inc(METRICS.rekeyed_total, {}, forwarded);
     });
   }
 

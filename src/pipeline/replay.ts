@@ -13,6 +13,7 @@ import type { InputFormat } from '../ingest/adapters/index.js';
 import type { Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { BatchProcessor } from './batch.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 export interface ReplaySummary {
   lines: number;
@@ -120,7 +121,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   await flush();
   // quarantined events are dead-lettered and still detected on: count what reached the detectors
-  sum.events = metrics.value('tokenwatch_events_total', { stage: 'detected' });
+  sum.events = metrics.value(METRICS.events_total, { stage: 'detected' });
   sum.seconds = (performance.now() - started) / 1000;
   opts.progress?.(
     `replay done: ${sum.lines} lines, ${sum.alerts} alerts, ${sum.revocations} revocations, ${sum.dlq} dead-lettered in ${sum.seconds.toFixed(1)} s`,

@@ -9,6 +9,7 @@
 import { describeError, isRetriable } from '../../schemas/errors.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 export const RETRY_INITIAL_MS = 200;
 export const RETRY_MAX_MS = 10_000;
@@ -40,7 +41,7 @@ export async function retrySink(sink: string, write: () => Promise<void>, opts: 
       if (attempt > 1) log.info({ sink, attempts: attempt }, 'sink recovered');
       return;
     } catch (e) {
-      metrics.inc('tokenwatch_sink_errors_total', 'failed sink writes (retried)', { sink });
+      metrics.inc(METRICS.sink_errors_total, { sink });
       if (!isRetriable(e)) throw e;
       if (opts.stopping?.() && attempt >= RETRY_ATTEMPTS_WHEN_STOPPING) throw e;
       log.warn({ sink, attempt, ...opts.context, err: describeError(e), retryInMs: delay }, opts.message ?? 'sink write failed; partition paused, retrying');

@@ -19,6 +19,7 @@ import type { AlertRow } from '../../schemas/alert.js';
 import { BREAKER_CONTROL_KEY, BreakerControlRecordSchema, type BreakerControlRecord } from '../../schemas/control.js';
 import { operationalAlert } from './alerts.js';
 import { TopicFollower } from '../io/follower.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 export { BREAKER_CONTROL_KEY, type BreakerControlRecord };
 
@@ -136,7 +137,7 @@ export class BreakerControl {
         log.error({ at: rec.at, until: rec.until, reason: rec.reason }, 'revocation circuit breaker open (shared state): alert-only until reset or cool-down');
       }
     }
-    this.opts.metrics?.set('tokenwatch_breaker_open', 'revocation circuit breaker state (1 = open, alert-only)', {}, breaker.status.open ? 1 : 0);
+    this.opts.metrics?.set(METRICS.breaker_open, {}, breaker.status.open ? 1 : 0);
   }
 
   /** Creates the topic if needed and follows it; resolves once its current state is applied. */

@@ -1,15 +1,15 @@
 /**
- * Prometheus metrics and health endpoints. The metric names are a fixed contract (STYLE habit 10):
- * the same names at every stage, labels bounded (detector, stage, reason, topic) — never a token,
- * IP or key.
+ * Prometheus metrics and health endpoints. Every metric is an entry of the catalogue
+ * (`catalogue.ts`): its name, type, help and label names are written there once, and the compiler
+ * checks the labels at each call site — bounded sets, never a token, IP or key.
  */
 import { createServer, type Server } from 'node:http';
+import type { MetricDef } from './catalogue.js';
 
 type Labels = Record<string, string>;
 
 interface Series {
-  help: string;
-  type: 'counter' | 'gauge';
+  def: MetricDef;
   values: Map<string, { labels: Labels; value: number }>;
 }
 
@@ -22,36 +22,38 @@ const labelKey = (l: Labels) =>
 export class Metrics {
   private readonly series = new Map<string, Series>();
 
-  private get(name: string, help: string, type: Series['type']): Series {
-    let s = this.series.get(name);
+  private get(def: MetricDef): Series {
+    let s = this.series.get(def.name);
     if (!s) {
-      s = { help, type, values: new Map() };
-      this.series.set(name, s);
+      s = { def, values: new Map() };
+      this.series.set(def.name, s);
     }
     return s;
   }
 
-  inc(name: string, help: string, labels: Labels = {}, by = 1): void {
-    const s = this.get(name, help, 'counter');
+  /** Adds `by` to a counter. */
+  inc<L extends string>(def: MetricDef<L, 'counter'>, labels: Record<L, string> = {} as Record<L, string>, by = 1): void {
+    const s = this.get(def);
     const k = labelKey(labels);
     const v = s.values.get(k);
     if (v) v.value += by;
     else s.values.set(k, { labels, value: by });
   }
 
-  set(name: string, help: string, labels: Labels, value: number): void {
-    const s = this.get(name, help, 'gauge');
-    s.values.set(labelKey(labels), { labels, value });
+  /** Sets a gauge. */
+  set<L extends string>(def: MetricDef<L, 'gauge'>, labels: Record<L, string>, value: number): void {
+    this.get(def).values.set(labelKey(labels), { labels, value });
   }
 
-  value(name: string, labels: Labels = {}): number {
-    return this.series.get(name)?.values.get(labelKey(labels))?.value ?? 0;
+  /** The current value of a series (a catalogue entry or its name); 0 when never set. */
+  value(metric: MetricDef | string, labels: Labels = {}): number {
+    return this.series.get(typeof metric === 'string' ? metric : metric.name)?.values.get(labelKey(labels))?.value ?? 0;
   }
 
   render(): string {
     const out: string[] = [];
     for (const [name, s] of this.series) {
-      out.push(`# HELP ${name} ${s.help}`, `# TYPE ${name} ${s.type}`);
+      out.push(`# HELP ${name} ${s.def.help}`, `# TYPE ${name} ${s.def.type}`);
       for (const { labels, value } of s.values.values()) {
         const l = Object.entries(labels)
           .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`)
