@@ -155,27 +155,67 @@ function withField(obj: Record<string, unknown>, key: string, value: unknown): R
   return Object.fromEntries([...Object.entries(obj).filter(([k]) => k !== key), [key, value]]);
 }
 
+/** Largest message of a batching gateway (a JSON array of records), bytes; each record is held to {@link MAX_EVENT_BYTES}. */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+type Parsed = { ok: true; json: unknown; text: string } | { ok: false; decoded: Decoded };
+
+/** Size → white space → JSON, shared by {@link decode} and {@link decodeAll}. */
+function parse(value: Buffer | null, maxBytes: number): Parsed {
+  const no = (d: Decoded): Parsed => ({ ok: false, decoded: d });
+  if (value === null || value.length === 0) return no({ ok: false, reason: 'empty', detail: 'message has no value', excerpt: '' });
+  if (value.length > maxBytes) {
+    const head = value.subarray(0, 4096).toString('utf8');
+    return no({ ok: false, reason: 'too_large', detail: `${value.length} bytes > ${maxBytes}`, excerpt: textExcerpt(head + (value.length > 4096 ? '…' : ''), 512) });
+  }
+  const text = value.toString('utf8');
+  if (text.trim() === '') return no({ ok: false, reason: 'empty', detail: `message is only white space (${value.length} bytes)`, excerpt: '' });
+  try {
+    return { ok: true, json: JSON.parse(text), text };
+  } catch (e) {
+    // V8's message quotes a piece of the input: drop the quote, keep the position
+    const why = (e as Error).message.replace(/, "(?:[^"\\]|\\.)*"(?:\.\.\.)? is not valid JSON/, ' (not valid JSON)').replace(/Unexpected token '[^']*'/, 'Unexpected character');
+    return no({ ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(text, 512), redacted: redactText(text) });
+  }
+}
+
 /**
  * Decodes one message value. `opts.now` is the wall clock the event time is checked against.
  */
 export function decode(value: Buffer | null, opts: DecodeOptions = {}): Decoded {
-  if (value === null || value.length === 0) return { ok: false, reason: 'empty', detail: 'message has no value', excerpt: '' };
-  if (value.length > MAX_EVENT_BYTES) {
-    const head = value.subarray(0, 4096).toString('utf8');
-    return { ok: false, reason: 'too_large', detail: `${value.length} bytes > ${MAX_EVENT_BYTES}`, excerpt: textExcerpt(head + (value.length > 4096 ? '…' : ''), 512) };
-  }
-  const text = value.toString('utf8');
-  if (text.trim() === '') return { ok: false, reason: 'empty', detail: `message is only white space (${value.length} bytes)`, excerpt: '' };
+  const p = parse(value, MAX_EVENT_BYTES);
+  return p.ok ? decodeJson(p.json, opts) : p.decoded;
+}
 
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    // V8's message quotes a piece of the input: drop the quote, keep the position
-    const why = (e as Error).message.replace(/, "(?:[^"\\]|\\.)*"(?:\.\.\.)? is not valid JSON/, ' (not valid JSON)').replace(/Unexpected token '[^']*'/, 'Unexpected character');
-    return { ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(text, 512), redacted: redactText(text) };
+/**
+ * Decodes one message into the events it carries: one, or — for a gateway that batches
+ * ({@link GatewayAdapter.batches}, a JSON array of records, up to {@link MAX_BATCH_BYTES}) — one
+ * result per element, each judged alone (a bad element is one DLQ result, the others go on) and
+ * given `idSubstitute#<index>`.
+ */
+export function decodeAll(value: Buffer | null, opts: DecodeOptions = {}): Decoded[] {
+  const adapter = opts.format === undefined ? undefined : adapterFor(opts.format);
+  if (!adapter?.batches) return [decode(value, opts)];
+  const p = parse(value, MAX_BATCH_BYTES);
+  if (!p.ok) return [p.decoded];
+  if (!Array.isArray(p.json)) {
+    if (p.text.length > MAX_EVENT_BYTES) return [{ ok: false, reason: 'too_large', detail: `${value!.length} bytes > ${MAX_EVENT_BYTES} (one record)`, excerpt: textExcerpt(p.text.slice(0, 4096), 512) }];
+    return [decodeJson(p.json, opts)];
   }
+  if (p.json.length === 0) {
+    return [{ ok: false, reason: 'adapter_invalid', detail: `${adapterReason(adapter.name, '(batch)')}: an empty array of records`, excerpt: '[]', redacted: '[]' }];
+  }
+  return p.json.map((el, i) => {
+    const sub = { ...opts, idSubstitute: opts.idSubstitute === undefined ? undefined : `${opts.idSubstitute}#${i}` };
+    const size = Buffer.byteLength(JSON.stringify(el) ?? '');
+    if (size > MAX_EVENT_BYTES) return { ok: false, reason: 'too_large', detail: `record ${i} of the batch: ${size} bytes > ${MAX_EVENT_BYTES}`, excerpt: '' } satisfies Decoded;
+    return decodeJson(el, sub);
+  });
+}
 
+/** Adapter → guard → fingerprint fields → ts unit → schema → ts plausibility, for one parsed record. */
+function decodeJson(parsed: unknown, opts: DecodeOptions): Decoded {
+  let json = parsed;
   const adapter = opts.format === undefined ? undefined : adapterFor(opts.format);
   let gatewaySecrets: RawSecret[] = [];
   if (adapter) {

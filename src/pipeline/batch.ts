@@ -11,7 +11,7 @@ import type { Config } from '../config/index.js';
 import type { Detector, SourceRef } from '../detect/contract.js';
 import { Engine, type DetectorFinding } from '../detect/engine.js';
 import { Enricher, type GeoLookup } from '../ingest/enrich.js';
-import { decode, type DlqReason } from '../ingest/decode.js';
+import { decodeAll, type Decoded, type DlqReason } from '../ingest/decode.js';
 import { excerpt } from '../ingest/guard.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -27,6 +27,8 @@ import type { InputFormat } from '../ingest/adapters/index.js';
 import { DeadLetters } from './dead-letter.js';
 import { SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 import { METRICS } from '../telemetry/catalogue.js';
+
+type Message = BusBatch['messages'][number];
 
 export interface ProcessorDeps {
   config: Config;
@@ -102,7 +104,7 @@ export class BatchProcessor {
   }
 
   process(topic: string, partition: number, messages: BusBatch['messages']): BatchOutput {
-    const { metrics, log } = this.deps;
+    const { metrics } = this.deps;
     const now = this.deps.now ?? Date.now;
     const engine = this.engine(topic, partition);
     const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0 };
@@ -113,52 +115,62 @@ export class BatchProcessor {
       const source: SourceRef = m.headers[SRC_TOPIC_HEADER]
         ? { topic: m.headers[SRC_TOPIC_HEADER]!, partition: Number(m.headers[SRC_PARTITION_HEADER]), offset: m.headers[SRC_OFFSET_HEADER] ?? '' }
         : { topic, partition, offset: m.offset };
-      // one event's outputs land whole or not at all: a failure anywhere in its path takes back what
-      // it added and dead-letters it, and the batch goes on (a poison pill never stops a partition)
-      const mark = { ...out, alerts: out.alerts.length, records: out.records.length };
-      let stage = 'decode';
-      let safeText: (() => string) | undefined;
+      const idSubstitute = `${source.topic}/${source.partition}/${source.offset}`;
+      let decoded: Decoded[];
       try {
-        const d = decode(m.value, {
-          now,
-          idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
-          format,
-          source: { ...source, timestampMs: Number(m.timestamp) || undefined },
-        });
-        const dead = this.deadLetters.ofDecoded(d, source, m);
-        if (dead) {
-          out.records.push(dead);
-          out.dlq++;
-        }
-        if (!d.ok) continue;
-        safeText = () => JSON.stringify(d.event);
-        stage = 'detectors';
-        const findings = engine.process(this.enricher.enrich(d.event, source));
-        stage = 'response';
-        this.respond(findings, out, now);
-        metrics.inc(METRICS.events_total, { stage: 'detected' });
+        decoded = decodeAll(m.value, { now, idSubstitute, format, source: { ...source, timestampMs: Number(m.timestamp) || undefined } });
       } catch (e) {
-        out.alerts.length = mark.alerts;
-        out.records.length = mark.records;
-        Object.assign(out, { dlq: mark.dlq, findings: mark.findings, revocations: mark.revocations });
-        const reason: DlqReason = stage === 'detectors' ? 'detector_failed' : 'processing_failed';
-        const err = describeError(e);
-        log.error({ err, stage, offset: m.offset, partition, topic }, `${stage} failed on an event; it is dead-lettered (${reason}) and the batch goes on`);
-        // the excerpt is the guarded event when decode got that far, else the raw text through the redactor
-        let text: string;
-        try {
-          text = safeText?.() ?? m.value?.toString('utf8') ?? '';
-        } catch {
-          text = m.value?.toString('utf8') ?? '';
-        }
-        out.records.push(this.deadLetters.record(reason, `${stage}: ${err}`.slice(0, 300), excerpt(text, 512), undefined, source, m));
-        out.dlq++;
+        decoded = [];
+        this.failed(out, e, 'decode', undefined, source, m, topic, partition);
       }
+      for (const d of decoded) this.processOne(d, engine, out, now, source, m, topic, partition);
     }
     const late = engine.stats.lateEvents - lateBefore;
     if (late) metrics.inc(METRICS.late_events_total, {}, late);
     metrics.set(METRICS.breaker_open, {}, this.policy.breaker.isOpen(now()) ? 1 : 0);
     return out;
+  }
+
+  /**
+   * One decoded event, whole or not at all: a failure anywhere in its path takes back what it
+   * added, dead-letters it, and the batch goes on (a poison pill never stops a partition).
+   */
+  private processOne(d: Decoded, engine: Engine, out: BatchOutput, now: () => number, source: SourceRef, m: Message, topic: string, partition: number): void {
+    const mark = { ...out, alerts: out.alerts.length, records: out.records.length };
+    let stage: 'decode' | 'detectors' | 'response' = 'decode';
+    try {
+      const dead = this.deadLetters.ofDecoded(d, source, m);
+      if (dead) {
+        out.records.push(dead);
+        out.dlq++;
+      }
+      if (!d.ok) return;
+      stage = 'detectors';
+      const findings = engine.process(this.enricher.enrich(d.event, source));
+      stage = 'response';
+      this.respond(findings, out, now);
+      this.deps.metrics.inc(METRICS.events_total, { stage: 'detected' });
+    } catch (e) {
+      out.alerts.length = mark.alerts;
+      out.records.length = mark.records;
+      Object.assign(out, { dlq: mark.dlq, findings: mark.findings, revocations: mark.revocations });
+      this.failed(out, e, stage, d.ok ? d.event : undefined, source, m, topic, partition);
+    }
+  }
+
+  /** The DLQ record of an event that failed at `stage`; its excerpt is the guarded event when decode got that far, else the raw text through the redactor. */
+  private failed(out: BatchOutput, e: unknown, stage: string, guarded: unknown, source: SourceRef, m: Message, topic: string, partition: number): void {
+    const reason: DlqReason = stage === 'detectors' ? 'detector_failed' : 'processing_failed';
+    const err = describeError(e);
+    this.deps.log.error({ err, stage, offset: m.offset, partition, topic }, `${stage} failed on an event; it is dead-lettered (${reason}) and the batch goes on`);
+    let safe = '';
+    try {
+      safe = excerpt(guarded === undefined ? (m.value?.toString('utf8') ?? '') : JSON.stringify(guarded), 512);
+    } catch {
+      // the redactor itself failed on this input: no excerpt rather than an unredacted one
+    }
+    out.records.push(this.deadLetters.record(reason, `${stage}: ${err}`.slice(0, 300), safe, undefined, source, m));
+    out.dlq++;
   }
 
   /**

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { rekeyKey } from '../../schemas/keys.js';
 import type { SourceRef } from '../detect/contract.js';
-import { decode } from '../ingest/decode.js';
+import { decodeAll } from '../ingest/decode.js';
 import type { AccessEvent } from '../../schemas/event.js';
 import type { BusConsumer, BusProducer, BusRecord } from '../io/bus.js';
 import type { ProcessorDeps } from './batch.js';
@@ -59,22 +59,24 @@ export class Rekeyer {
       let forwarded = 0;
       for (const m of b.messages) {
         const source: SourceRef = { topic: b.topic, partition: b.partition, offset: m.offset };
-        const d = decode(m.value, {
+        const all = decodeAll(m.value, {
           now,
           idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
           format: formats.get(b.topic) ?? 'canonical',
           source: { ...source, timestampMs: Number(m.timestamp) || undefined },
         });
-        const dead = deadLetters.ofDecoded(d, source, m);
-        if (dead) records.push(dead);
-        if (!d.ok) continue;
-        records.push({
-          topic: target,
-          key: routingKey(d.event),
-          value: JSON.stringify(d.event),
-          headers: { [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
-        });
-        forwarded++;
+        for (const d of all) {
+          const dead = deadLetters.ofDecoded(d, source, m);
+          if (dead) records.push(dead);
+          if (!d.ok) continue;
+          records.push({
+            topic: target,
+            key: routingKey(d.event),
+            value: JSON.stringify(d.event),
+            headers: { [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
+          });
+          forwarded++;
+        }
       }
       await retrySink('repartition', () => this.producer!.send(records), { log, metrics, heartbeat: () => b.heartbeat() });
       const last = b.messages[b.messages.length - 1];

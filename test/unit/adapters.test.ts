@@ -14,6 +14,8 @@ import { AccessEventSchema } from '../../schemas/event.js';
 import { ADAPTERS, ADAPTER_NAMES, INPUT_FORMATS, adapterFor, adapterReason, isInputFormat } from '../../src/ingest/adapters/index.js';
 import type { AdaptContext, AdapterCase, GatewayAdapter } from '../../src/ingest/adapters/types.js';
 import { BAD, clfMs, ip, isCredentialName, isoMs, offsetId, pathOnly, scanQuery, status } from '../../src/ingest/adapters/common.js';
+import { decodeAll } from '../../src/ingest/decode.js';
+import { cases as apisixCases } from '../../src/ingest/adapters/apisix/cases.js';
 
 const root = fileURLToPath(new URL('../../src/ingest/adapters/', import.meta.url));
 const SECTIONS = ['Gateway configuration', 'Fingerprint and credential facts', 'Field mapping', 'What it cannot know', 'References'];
@@ -237,5 +239,31 @@ describe('adapter registry conformance', () => {
         return p;
       }),
     ).toEqual([]);
+  });
+});
+
+describe('batching gateways: one message, many records (decodeAll)', () => {
+  const good = apisixCases.find((c) => c.name.startsWith('recommended custom log_format'))!.record as Record<string, unknown>;
+  const now = () => Date.UTC(2026, 11, 1);
+  const run = (value: unknown) => decodeAll(Buffer.from(JSON.stringify(value)), { format: 'apisix', now, idSubstitute: 'in/0/7' });
+
+  it('an APISIX kafka-logger array (batch_max_size > 1) is split; each element is judged alone', () => {
+    const out = run([good, { ...good, client_ip: 'not-an-ip' }, { ...good, request_id: 'second' }]);
+    expect(out.map((d) => d.ok)).toEqual([true, false, true]);
+    expect(out[1]).toMatchObject({ ok: false, reason: 'adapter_invalid', detail: expect.stringMatching(/^adapter:apisix:client_ip/) });
+    expect(out[2]!.ok && out[2]!.event.id).toBe('second');
+  });
+
+  it('a single record, an empty array and an oversized element', () => {
+    expect(run(good).map((d) => d.ok)).toEqual([true]);
+    expect(run([])).toMatchObject([{ ok: false, reason: 'adapter_invalid', detail: expect.stringContaining('adapter:apisix:(batch)') }]);
+    const big = { ...good, http_user_agent: 'x'.repeat(70_000) };
+    expect(run([good, big]).map((d) => (d.ok ? 'ok' : d.reason))).toEqual(['ok', 'too_large']);
+  });
+
+  it('formats that do not batch keep one message = one record', () => {
+    const d = decodeAll(Buffer.from(JSON.stringify([good])), { format: 'nginx', now });
+    expect(d).toHaveLength(1);
+    expect(d[0]!.ok).toBe(false);
   });
 });

@@ -74,6 +74,11 @@ export interface GatewayAdapter {
   references: string[];
   /** true when the gateway's default payload can carry raw credentials (then a raw-credential case is required) */
   defaultPayloadSecrets: boolean;
+  /**
+   * true when one message of this gateway may carry a JSON array of records (a batching logger:
+   * APISIX kafka-logger with `batch_max_size` > 1); each element is then one record
+   */
+  batches?: boolean;
   adapt(record: unknown, ctx: AdaptContext): AdaptResult;
   cases: AdapterCase[];
 }

@@ -85,6 +85,8 @@ const apisix: GatewayAdapter = {
     'https://github.com/apache/apisix/blob/master/apisix/plugins/data-mask.lua',
   ],
   defaultPayloadSecrets: true,
+  // kafka-logger encodes the whole batch as one array when batch_max_size > 1 (its default is 1000)
+  batches: true,
   adapt,
   cases,
 };
