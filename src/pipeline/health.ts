@@ -37,6 +37,7 @@ export class ConsumerHealth {
   /** Watches one consumer under a bounded role name (a metric label). */
   watch(consumer: BusConsumer, role: string): void {
     consumer.onAssignment(() => {
+      if (this.dead) return; // a dead process stays dead: it is exiting
       if (this.down.delete(role)) this.log.info({ consumer: role }, 'consumer running again');
     });
     consumer.onCrash((err, restart) => {
