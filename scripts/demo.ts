@@ -7,9 +7,14 @@
  *   4. waits until the processor has committed everything, and reports its throughput
  *   5. prints the alerts read back from ClickHouse and the revocations read back from the denylist
  *
- * Options: --users N --keys N --seed N (defaults 150, 40, time-based).
+ *   6. with --gateway: the closed loop with a real NGINX (scripts/gateway.sh): NGINX + njs logs
+ *      through rsyslog/omkafka to Kafka, tokenwatch reads those lines with the NGINX adapter, a
+ *      token replayed from two networks is revoked, and NGINX itself answers 403 for it through
+ *      `tokenwatch denylist-server` (auth_request) while its owner's other token still gets 200
+ *
+ * Options: --users N --keys N --seed N (defaults 150, 40, time-based), --gateway.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -42,8 +47,9 @@ function table(rows: string[][], header: string[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { users: { type: 'string' }, keys: { type: 'string' }, seed: { type: 'string' } } });
-  say('== 1/5 services (native Kafka + ClickHouse; first run downloads the Kafka jars and installs ClickHouse)');
+  const { values } = parseArgs({ options: { users: { type: 'string' }, keys: { type: 'string' }, seed: { type: 'string' }, gateway: { type: 'boolean' } } });
+  const steps = values.gateway ? 6 : 5;
+  say(`== 1/${steps} services (native Kafka + ClickHouse; first run downloads the Kafka jars and installs ClickHouse)`);
   execFileSync('bash', [`${root}/scripts/services.sh`, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   const env: NodeJS.ProcessEnv = {
@@ -53,11 +59,15 @@ async function main(): Promise<void> {
     TOKENWATCH_FP_KEY: process.env.TOKENWATCH_FP_KEY ?? `demo-${randomBytes(16).toString('hex')}`,
     TOKENWATCH_METRICS_PORT: process.env.TOKENWATCH_METRICS_PORT ?? '9464',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // with --gateway the processor also reads the NGINX lines the loop ships (the NGINX adapter)
+    ...(values.gateway
+      ? { TOKENWATCH_INPUT_TOPIC: `gateway.access-logs,${GATEWAY.topic}`, TOKENWATCH_INPUT_FORMAT: `${GATEWAY.topic}=nginx`, TOKENWATCH_BRIDGE_LISTEN: `127.0.0.1:${GATEWAY.bridge}` }
+      : {}),
   };
   const config = loadConfig(detectors, env);
   const log = createLogger({ level: 'warn' });
 
-  say('\n== 2/5 tokenwatch run');
+  say(`\n== 2/${steps} tokenwatch run`);
   mkdirSync(`${root}/.services`, { recursive: true });
   const logPath = `${root}/.services/demo-processor.log`;
   const child = spawn(process.execPath, [`${root}/bin/tokenwatch.js`, 'run'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -74,7 +84,7 @@ async function main(): Promise<void> {
   const bus = kafkaBus(config.kafka.brokers, 'tokenwatch-demo', log);
   const store = new AlertStore(config.clickhouse, log);
   try {
-    say('\n== 3/5 simulated gateway traffic → ' + config.topics.input);
+    say(`\n== 3/${steps} simulated gateway traffic → ${config.topics.input}`);
     const durationSec = 3600;
     const sim = createSimulation({
       seed: Number(values.seed ?? Date.now() % 1_000_000),
@@ -95,7 +105,7 @@ async function main(): Promise<void> {
     const sentAt = Date.now();
     say(`sent ${sent} events (one hour of traffic: ${sim.truth.length} labelled attacks among ordinary users, devices and API keys)`);
 
-    say('\n== 4/5 waiting for tokenwatch to process and commit everything');
+    say(`\n== 4/${steps} waiting for tokenwatch to process and commit everything`);
     const target = await bus.endOffsets(config.topics.input);
     await waitFor(async () => {
       const c = await bus.committedOffsets(config.groupId, config.topics.input);
@@ -105,7 +115,7 @@ async function main(): Promise<void> {
     const seconds = (doneAt - demoStartMs) / 1000;
     say(`processed ${sent} events in ${seconds.toFixed(1)} s end to end (send ${((sentAt - demoStartMs) / 1000).toFixed(1)} s): ${Math.round(sent / seconds)} events/s`);
 
-    say('\n== 5/5 results');
+    say(`\n== 5/${steps} results`);
     await waitFor(async () => (await store.query<{ n: string }>(`SELECT count() AS n FROM ${config.clickhouse.database}.alerts`)).length > 0, 10_000, 'ClickHouse');
     const since = new Date(demoStartMs - 1000).toISOString().slice(0, 19).replace('T', ' ');
     const alerts = await store.query<Record<string, string>>(
@@ -134,12 +144,76 @@ async function main(): Promise<void> {
     say(`\nquery them yourself:\n  clickhouse-client --query "SELECT detector, severity, action, summary FROM ${config.clickhouse.database}.alerts FINAL ORDER BY event_time DESC LIMIT 20"`);
     say(`  kcat -C -b ${config.kafka.brokers[0]} -t ${config.topics.denylist} -K '\\t' -e -q`);
     if (alerts.length === 0 || deny.length === 0) throw new Error('the demo produced no alert or no revocation; see ' + logPath);
+    if (values.gateway) await gatewayLoop(env, `${steps}/${steps}`);
   } finally {
     await bus.close();
     await store.close();
     child.kill('SIGTERM');
     await waitFor(async () => exited !== null, 40_000, 'tokenwatch run to stop').catch(() => child.kill('SIGKILL'));
     say(`\ntokenwatch run stopped (SIGTERM, exit ${exited}). Services keep running: npm run services -- down`);
+  }
+}
+
+/** Where the demo's own gateway loop listens (not the ports `npm run services` may use for its loop). */
+const GATEWAY = { topic: 'gateway.nginx.demo', nginx: 18088, bridge: 18089, syslog: 15514, upstream: 18087, dir: `${root}/.services/demo-gateway` };
+
+const b64u = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+/** A JWT-shaped fake access token: random signature, valid nowhere. */
+const fakeJwt = (sub: string) =>
+  `${b64u('{"alg":"RS256","kid":"demo"}')}.${b64u(JSON.stringify({ sub, sid: `demo-${randomBytes(4).toString('hex')}`, exp: Math.floor(Date.now() / 1000) + 3600 }))}.${randomBytes(32).toString('base64url')}`;
+
+/**
+ * The closed loop with a real NGINX: its JSON access log goes through rsyslog/omkafka to Kafka,
+ * tokenwatch reads it with the NGINX adapter, and NGINX asks `tokenwatch denylist-server` before
+ * every request. A token replayed from two networks (X-Forwarded-For, trusted from 127.0.0.1)
+ * ends in 403 from NGINX; the owner's other token and another user's still get 200.
+ */
+async function gatewayLoop(env: NodeJS.ProcessEnv, step: string): Promise<void> {
+  say(`\n== ${step} a real gateway: NGINX → rsyslog omkafka → Kafka → tokenwatch → denylist → NGINX auth_request`);
+  const genv: NodeJS.ProcessEnv = {
+    ...env,
+    TOKENWATCH_SERVICES_DIR: GATEWAY.dir,
+    TOKENWATCH_GATEWAY_TOPIC: GATEWAY.topic,
+    TOKENWATCH_NGINX_PORT: String(GATEWAY.nginx),
+    TOKENWATCH_BRIDGE_PORT: String(GATEWAY.bridge),
+    TOKENWATCH_SYSLOG_PORT: String(GATEWAY.syslog),
+    TOKENWATCH_UPSTREAM_PORT: String(GATEWAY.upstream),
+    TOKENWATCH_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+  };
+  execFileSync('bash', [`${root}/scripts/gateway.sh`, 'install'], { stdio: ['ignore', 'inherit', 'inherit'], env: genv });
+  let bridge: ChildProcess | undefined;
+  try {
+    bridge = spawn(process.execPath, [`${root}/bin/tokenwatch.js`, 'denylist-server'], { env: genv, stdio: ['ignore', 'ignore', 'pipe'] });
+    bridge.stderr!.pipe(createWriteStream(`${root}/.services/demo-bridge.log`));
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${GATEWAY.bridge}/readyz`)).ok, 60_000, 'the denylist-server to read the denylist');
+    execFileSync('bash', [`${root}/scripts/gateway.sh`, 'up'], { stdio: ['ignore', 'ignore', 'inherit'], env: genv });
+    const get = async (token: string, from: string) =>
+      (await fetch(`http://127.0.0.1:${GATEWAY.nginx}/v1/orders/42`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': from, 'user-agent': 'demo/1' } })).status;
+    const owner = fakeJwt('user-1'), ownerOther = fakeJwt('user-1'), other = fakeJwt('user-2');
+    const LONDON = '81.2.69.160', STOCKHOLM = '89.160.20.112';
+    say(`requests through NGINX on http://127.0.0.1:${GATEWAY.nginx} (client addresses by X-Forwarded-For):`);
+    say(`  user-2's token from ${LONDON}: ${await get(other, LONDON)}`);
+    let lastAttack = 0;
+    for (let i = 0; i < 6; i++) {
+      const from = i % 2 === 0 ? LONDON : STOCKHOLM;
+      const status = await get(owner, from);
+      lastAttack = performance.now();
+      say(`  user-1's token from ${from} (${i % 2 === 0 ? 'the owner, London' : 'a copy, Stockholm'}): ${status}`);
+      await sleep(300);
+    }
+    let denied = 0;
+    await waitFor(async () => (denied = await get(owner, LONDON)) === 403, 60_000, 'NGINX to deny the replayed token');
+    say(`  user-1's replayed token now: ${denied} — ${Math.round(performance.now() - lastAttack)} ms after the request that completed the replay pattern`);
+    say(`  user-1's other token: ${await get(ownerOther, LONDON)}; user-2's token: ${await get(other, LONDON)}`);
+    say(`the NGINX config is gateway/nginx/, the fingerprint snippet gateway/nginx/tokenwatch.js; stop the loop with: TOKENWATCH_SERVICES_DIR=${GATEWAY.dir} bash scripts/gateway.sh down`);
+  } finally {
+    try {
+      execFileSync('bash', [`${root}/scripts/gateway.sh`, 'down'], { stdio: ['ignore', 'ignore', 'inherit'], env: genv });
+    } catch {
+      // reported by the script itself
+    }
+    bridge?.kill('SIGTERM');
   }
 }
 
