@@ -131,6 +131,10 @@ async function main(): Promise<void> {
       const v = JSON.parse(r.value) as Record<string, string>;
       if (Date.parse(v.revoked_at!) >= demoStartMs - 1000) deny.push({ key: r.key, value: v });
     });
+    // the topic is compacted: several findings revoking one key leave its latest record
+    const latest = [...new Map(deny.map((d) => [d.key, d])).values()];
+    deny.length = 0;
+    deny.push(...latest);
     say(`\nrevocations read back from the denylist topic (${config.topics.denylist}): ${deny.length}`);
     say(table(deny.slice(0, 40).map((d) => [d.key.length > 48 ? d.key.slice(0, 47) + '…' : d.key, d.value.reason!, d.value.severity!, d.value.expires_at!]), ['key', 'reason', 'severity', 'expires_at']));
     if (deny.length > 40) say(`… and ${deny.length - 40} more`);
@@ -194,17 +198,24 @@ async function gatewayLoop(env: NodeJS.ProcessEnv, step: string): Promise<void> 
     const LONDON = '81.2.69.160', STOCKHOLM = '89.160.20.112';
     say(`requests through NGINX on http://127.0.0.1:${GATEWAY.nginx} (client addresses by X-Forwarded-For):`);
     say(`  user-2's token from ${LONDON}: ${await get(other, LONDON)}`);
-    let lastAttack = 0;
-    for (let i = 0; i < 6; i++) {
+    // the owner in London and a copy in Stockholm take turns; the first request from the second
+    // network is what gives the copy away (1,400 km in a fraction of a second, two networks)
+    let secondNetworkAt = 0;
+    let deniedAt = 0;
+    for (let i = 0; i < 8 && !deniedAt; i++) {
       const from = i % 2 === 0 ? LONDON : STOCKHOLM;
+      const sentAt = performance.now();
+      if (i === 1) secondNetworkAt = sentAt;
       const status = await get(owner, from);
-      lastAttack = performance.now();
+      if (status === 403) deniedAt = sentAt;
       say(`  user-1's token from ${from} (${i % 2 === 0 ? 'the owner, London' : 'a copy, Stockholm'}): ${status}`);
-      await sleep(300);
+      await sleep(100);
     }
-    let denied = 0;
-    await waitFor(async () => (denied = await get(owner, LONDON)) === 403, 60_000, 'NGINX to deny the replayed token');
-    say(`  user-1's replayed token now: ${denied} — ${Math.round(performance.now() - lastAttack)} ms after the request that completed the replay pattern`);
+    if (!deniedAt) {
+      await waitFor(async () => (await get(owner, LONDON)) === 403, 60_000, 'NGINX to deny the replayed token');
+      deniedAt = performance.now();
+    }
+    say(`  user-1's token is denied by NGINX ${Math.round(deniedAt - secondNetworkAt)} ms after the first request from the second network`);
     say(`  user-1's other token: ${await get(ownerOther, LONDON)}; user-2's token: ${await get(other, LONDON)}`);
     say(`the NGINX config is gateway/nginx/, the fingerprint snippet gateway/nginx/tokenwatch.js; stop the loop with: TOKENWATCH_SERVICES_DIR=${GATEWAY.dir} bash scripts/gateway.sh down`);
   } finally {
