@@ -110,7 +110,6 @@ const GROUPS_OF_ANCHOR = new Map<string, number[]>();
  * Structural JWT: a `.` closing a base64url run that starts a word with `e` + [w-z0-9] (the
  * base64url of `{` followed by any character), followed by a second segment and a dot.
  */
-const JWT_DOT = /\.(?<=(?<![A-Za-z0-9_-])(e[w-z0-9_-][A-Za-z0-9_-]{6,4096})\.)(?=[A-Za-z0-9_-]{2,}\.)/g;
 const JWT_REST_Y = /\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}/y;
 const B64URL_RUN_Y = /[A-Za-z0-9_-]*/y;
 const PEM_END = /-----END [A-Z0-9 _-]{0,60}PRIVATE KEY(?: BLOCK)?-----/g;
@@ -312,20 +311,69 @@ function scanJwtPrefix(raw: string, st: ScanState): void {
   }
 }
 
+/** base64url character → its 6-bit value, -1 for anything else */
+const B64URL_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64URL_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i;
+function isB64url(c: number): boolean {
+  return c < 128 && B64URL_VALUE[c]! >= 0;
+}
+
+/**
+ * Whether the base64url segment `raw[start, end)` may decode to text ending with `}` (then JSON
+ * white space): decodes only its last group by hand. False only when that group holds a byte
+ * other than JSON white space and the last such byte is not `}` — a necessary condition for
+ * `isJwtHeader`, so the full decode is skipped for decoys without losing a header.
+ */
+function mayEndWithBrace(raw: string, start: number, end: number): boolean {
+  const n = end - start;
+  const rem = n % 4;
+  const groupStart = rem === 0 ? end - 4 : end - rem;
+  const len = rem === 1 ? 0 : rem === 0 ? 4 : rem;
+  if (len === 0) return true;
+  let bits = 0;
+  for (let i = 0; i < len; i++) bits = (bits << 6) | B64URL_VALUE[raw.charCodeAt(groupStart + i)]!;
+  const bytes = len === 4 ? [bits >> 16, (bits >> 8) & 255, bits & 255] : len === 3 ? [bits >> 10, (bits >> 2) & 255] : [bits >> 4];
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const c = bytes[i]!;
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    return c === 125;
+  }
+  return true;
+}
+
+/**
+ * Structural JWT: a base64url run starting a word with `e` + [w-z0-9_-] (the base64url of `{`
+ * followed by any character), 8–4,098 characters, then `.`, a second segment of 2 or more and
+ * another `.`. One forward pass over the dots; each segment is walked once, back from its dot and
+ * never past the previous one, and only segments that can decode to `{…}` are decoded.
+ */
 function scanStructuralJwt(raw: string, st: ScanState): void {
-  if (raw.indexOf('.') < 0) return;
-  const re = JWT_DOT;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(raw)) !== null) {
-    const header = m[1]!;
-    const start = m.index - header.length;
-    JWT_REST_Y.lastIndex = m.index;
-    const rest = JWT_REST_Y.exec(raw);
-    if (rest === null || !isJwtHeader(header, st)) continue;
-    const end = m.index + rest[0].length;
-    st.hits.push({ reason: 'secret_jwt', start, end });
-    re.lastIndex = end;
+  let d = raw.indexOf('.');
+  while (d >= 0) {
+    // the run ending at this dot: the previous dot (not base64url) bounds the walk back
+    let runStart = d;
+    while (runStart > 0 && d - runStart <= 4098 && isB64url(raw.charCodeAt(runStart - 1))) runStart--;
+    const len = d - runStart;
+    let next = raw.indexOf('.', d + 1);
+    if (
+      len >= 8 &&
+      len <= 4098 &&
+      raw.charCodeAt(runStart) === 101 &&
+      B64URL_VALUE[raw.charCodeAt(runStart + 1)]! >= 48 &&
+      d + 3 < raw.length &&
+      isB64url(raw.charCodeAt(d + 1)) &&
+      isB64url(raw.charCodeAt(d + 2)) &&
+      mayEndWithBrace(raw, runStart, d)
+    ) {
+      JWT_REST_Y.lastIndex = d;
+      const rest = JWT_REST_Y.exec(raw);
+      if (rest !== null && isJwtHeader(raw.slice(runStart, d), st)) {
+        const end = d + rest[0].length;
+        st.hits.push({ reason: 'secret_jwt', start: runStart, end });
+        next = raw.indexOf('.', end);
+      }
+    }
+    d = next;
   }
 }
 
