@@ -15,7 +15,9 @@
  *
  * Cost: the strings are joined (NUL-separated) and scanned in one pass per candidate family;
  * variants are made only for strings that contain `\`, `%`, or white space next to a JWT-like
- * run, and base64 runs are decoded once. Linear in the message size, see bench/guard.ts.
+ * run, and base64 runs are decoded once, at most `MAX_BASE64_DECODES` per message (past that, a
+ * field with more runs is treated as holding a secret). Linear in the message size, see
+ * bench/guard.ts and docs/secret-guard.md.
  */
 import { Buffer } from 'node:buffer';
 import { credentialName, isCredentialValue, looksRandom, type CredentialKind } from './names.js';
@@ -241,10 +243,18 @@ function decodedRun(run: string): string | undefined {
   return bad * 10 <= head.length ? text : undefined;
 }
 
+/**
+ * Base64 runs decoded per message. A 64 KiB message holds at most ~3,800 runs of 16 characters
+ * per text form; past this many, a run is not decoded and the field holding it is treated as if
+ * it held a secret (fail closed: redacted, or quarantined when it is identifying).
+ */
+export const MAX_BASE64_DECODES = 1024;
+
 /** Base64 runs of the scanned texts, decoded once, as a second set of texts. */
 function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
   const texts: string[] = [];
   const owners: number[] = [];
+  let left = MAX_BASE64_DECODES;
   for (let i = 0; i < c.texts.length; i++) {
     const t = c.texts[i]!;
     if (t.length < 16) continue;
@@ -253,6 +263,12 @@ function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
     while ((m = B64_RUN.exec(t)) !== null) {
       const run = m[0];
       if (HEXISH.test(run) || (m.index >= 5 && t.startsWith('tfp1:', m.index - 5))) continue;
+      if (left <= 0) {
+        // out of decode budget: the rest of this text is not read, its field counts as a secret
+        c.flag(c.owners[i]!, 'secret_credential_field');
+        break;
+      }
+      left--;
       const d = decodedRun(run);
       if (d !== undefined) {
         texts.push(d.includes('\0') ? d.replace(/\0/g, '\u0001') : d);
