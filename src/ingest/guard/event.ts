@@ -84,11 +84,11 @@ interface Entry {
   format?: string;
 }
 
-/** Path segments from the root, joined by U+0001 (`cred\u0001fp`). */
-function pathOf(en: Entry): string {
+/** Path segments from the root (join them with U+0001 for the raw path, `cred\u0001fp`). */
+function segmentsOf(en: Entry): Array<string | number> {
   const segs: Array<string | number> = en.slot === undefined ? [] : [en.slot];
   for (let r = en.at; r !== undefined; r = r.up) segs.push(r.slot);
-  return segs.reverse().join('\u0001');
+  return segs.reverse();
 }
 
 /** Keys that cannot hold a secret (lower-case words): the canonical keys and most extras. */
@@ -229,11 +229,48 @@ function joined(texts: readonly string[]): { text: string; starts: number[] } {
   return { text: texts.join('\0'), starts };
 }
 
+/** base64 and base64url character → 6-bit value (-1: not one). */
+const B64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+B64_VALUE[45] = 62; // '-'
+B64_VALUE[95] = 63; // '_'
+const SHORT_RUN = 256;
+const shortBytes = new Uint8Array((SHORT_RUN / 4) * 3);
+
+/**
+ * The bytes of a short run (`=` padding only at its end, as `B64_RUN` matches), decoded by hand
+ * the way `Buffer.from(run, 'base64')` does; undefined when a byte is not ASCII (the caller then
+ * decodes as UTF-8 with `Buffer`). Saves a Buffer per run on messages made of many short runs.
+ */
+function asciiOfShortRun(run: string): string | undefined {
+  let n = 0;
+  let bits = 0;
+  let have = 0;
+  for (let i = 0; i < run.length; i++) {
+    const v = B64_VALUE[run.charCodeAt(i)]!;
+    if (v < 0) break;
+    bits = ((bits << 6) | v) & 0xffffff;
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      const b = (bits >> have) & 255;
+      if (b >= 128) return undefined;
+      shortBytes[n++] = b;
+    }
+  }
+  return String.fromCharCode(...shortBytes.subarray(0, n));
+}
+
 /** Printable text decoded from a base64 run, or undefined. */
 function decodedRun(run: string): string | undefined {
-  const bytes = Buffer.from(run, 'base64');
-  if (bytes.length < 12) return undefined;
-  const text = bytes.toString('utf8');
+  let text = run.length <= SHORT_RUN ? asciiOfShortRun(run) : undefined;
+  if (text === undefined) {
+    const bytes = Buffer.from(run, 'base64');
+    if (bytes.length < 12) return undefined;
+    text = bytes.toString('utf8');
+  } else if (text.length < 12) {
+    return undefined;
+  }
   const head = text.length > 256 ? text.slice(0, 256) : text;
   let bad = 0;
   for (let i = 0; i < head.length; i++) {
@@ -279,18 +316,21 @@ function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
   return { texts, owners };
 }
 
+const PLAIN_SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/;
+const INDEX_SEGMENT = /^[0-9]{1,9}$/;
+
 /** A secret-free display of a path: plain names and indexes as they are, anything else `{key}`. */
-function displayPath(path: string, isKey: boolean): string {
-  if (path === '') return '(root)';
-  const segs = path.split('\u0001');
+function displayPath(segs: ReadonlyArray<string | number>, isKey: boolean): string {
+  if (segs.length === 0 || (segs.length === 1 && segs[0] === '')) return '(root)';
   let out = '';
   for (let i = 0; i < segs.length; i++) {
-    const s = segs[i]!;
-    if (/^[0-9]{1,9}$/.test(s)) {
+    const seg = segs[i]!;
+    const s = typeof seg === 'number' ? String(seg) : seg;
+    if (INDEX_SEGMENT.test(s)) {
       out += `[${s}]`;
       continue;
     }
-    const plain = !(i === segs.length - 1 && isKey) && /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/.test(s) && !looksRandom(s);
+    const plain = !(i === segs.length - 1 && isKey) && PLAIN_SEGMENT.test(s) && !looksRandom(s);
     out += (out === '' ? '' : '.') + (plain ? s : '{key}');
   }
   return out;
@@ -346,9 +386,10 @@ export function guardJson(root: unknown): GuardResult {
   let rootFlag: Entry | undefined;
   for (const en of c.entries) {
     if (en.reason === undefined) continue;
-    const path = pathOf(en);
+    const segs = segmentsOf(en);
+    const path = segs.join('\u0001');
     const identity = !en.isKey && IDENTITY_PATHS.has(path);
-    findings.push({ path: displayPath(path, en.isKey), reason: en.reason, format: en.format, identity, key: en.isKey, raw: path });
+    findings.push({ path: displayPath(segs, en.isKey), reason: en.reason, format: en.format, identity, key: en.isKey, raw: path });
     if (en.parent === undefined) {
       rootFlag = en;
     } else if (en.isKey) {
