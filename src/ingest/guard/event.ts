@@ -102,8 +102,10 @@ const INERT = /^(?:[0-9a-f-]{6,128}|tfp1:[A-Za-z0-9_-]{22}|\d{4}-\d\d-\d\dT[0-9:
 const HAS_PERCENT = /%[0-9A-Fa-f]{2}/;
 const JWT_SPACED = /e[w-z0-9_-]/;
 const WS = /\s/;
-/** base64 / base64url runs worth decoding once */
-const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g;
+/** base64 / base64url runs worth decoding once: `[A-Za-z0-9+/_-]{16,}={0,2}`, found by `base64Texts` */
+function isB64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 47 && c <= 57) || c === 43 || c === 45 || c === 95;
+}
 const HEXISH = /^[0-9A-Fa-f-]+$/;
 
 class Collector {
@@ -238,7 +240,7 @@ const SHORT_RUN = 256;
 const shortBytes = new Uint8Array((SHORT_RUN / 4) * 3);
 
 /**
- * The bytes of a short run (`=` padding only at its end, as `B64_RUN` matches), decoded by hand
+ * The bytes of a short run (`=` padding only at its end, as `base64Texts` cuts them), decoded by hand
  * the way `Buffer.from(run, 'base64')` does; undefined when a byte is not ASCII (the caller then
  * decodes as UTF-8 with `Buffer`). Saves a Buffer per run on messages made of many short runs.
  */
@@ -295,11 +297,17 @@ function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
   for (let i = 0; i < c.texts.length; i++) {
     const t = c.texts[i]!;
     if (t.length < 16) continue;
-    B64_RUN.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = B64_RUN.exec(t)) !== null) {
-      const run = m[0];
-      if (HEXISH.test(run) || (m.index >= 5 && t.startsWith('tfp1:', m.index - 5))) continue;
+    // maximal runs of base64 / base64url characters, 16 or more, with up to two `=` after them
+    let runEnd = 0;
+    for (let at = 0; at < t.length; at = runEnd + 1) {
+      while (at < t.length && !isB64Char(t.charCodeAt(at))) at++;
+      runEnd = at;
+      while (runEnd < t.length && isB64Char(t.charCodeAt(runEnd))) runEnd++;
+      if (runEnd - at < 16) continue;
+      let padEnd = runEnd;
+      while (padEnd < t.length && padEnd - runEnd < 2 && t.charCodeAt(padEnd) === 61) padEnd++;
+      const run = t.slice(at, padEnd);
+      if (HEXISH.test(run) || (at >= 5 && t.startsWith('tfp1:', at - 5))) continue;
       if (left <= 0) {
         // out of decode budget: the rest of this text is not read, its field counts as a secret
         c.flag(c.owners[i]!, 'secret_credential_field');
