@@ -15,7 +15,9 @@
  *
  * Cost: the strings are joined (NUL-separated) and scanned in one pass per candidate family;
  * variants are made only for strings that contain `\`, `%`, or white space next to a JWT-like
- * run, and base64 runs are decoded once. Linear in the message size, see bench/guard.ts.
+ * run, and base64 runs are decoded once, at most `MAX_BASE64_DECODES` per message (past that, a
+ * field with more runs is treated as holding a secret). Linear in the message size, see
+ * bench/guard.ts and docs/secret-guard.md.
  */
 import { Buffer } from 'node:buffer';
 import { credentialName, isCredentialValue, looksRandom, type CredentialKind } from './names.js';
@@ -82,11 +84,11 @@ interface Entry {
   format?: string;
 }
 
-/** Path segments from the root, joined by U+0001 (`cred\u0001fp`). */
-function pathOf(en: Entry): string {
+/** Path segments from the root (join them with U+0001 for the raw path, `cred\u0001fp`). */
+function segmentsOf(en: Entry): Array<string | number> {
   const segs: Array<string | number> = en.slot === undefined ? [] : [en.slot];
   for (let r = en.at; r !== undefined; r = r.up) segs.push(r.slot);
-  return segs.reverse().join('\u0001');
+  return segs.reverse();
 }
 
 /** Keys that cannot hold a secret (lower-case words): the canonical keys and most extras. */
@@ -100,8 +102,10 @@ const INERT = /^(?:[0-9a-f-]{6,128}|tfp1:[A-Za-z0-9_-]{22}|\d{4}-\d\d-\d\dT[0-9:
 const HAS_PERCENT = /%[0-9A-Fa-f]{2}/;
 const JWT_SPACED = /e[w-z0-9_-]/;
 const WS = /\s/;
-/** base64 / base64url runs worth decoding once */
-const B64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g;
+/** base64 / base64url runs worth decoding once: `[A-Za-z0-9+/_-]{16,}={0,2}`, found by `base64Texts` */
+function isB64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 47 && c <= 57) || c === 43 || c === 45 || c === 95;
+}
 const HEXISH = /^[0-9A-Fa-f-]+$/;
 
 class Collector {
@@ -227,11 +231,48 @@ function joined(texts: readonly string[]): { text: string; starts: number[] } {
   return { text: texts.join('\0'), starts };
 }
 
+/** base64 and base64url character → 6-bit value (-1: not one). */
+const B64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+B64_VALUE[45] = 62; // '-'
+B64_VALUE[95] = 63; // '_'
+const SHORT_RUN = 256;
+const shortBytes = new Uint8Array((SHORT_RUN / 4) * 3);
+
+/**
+ * The bytes of a short run (`=` padding only at its end, as `base64Texts` cuts them), decoded by hand
+ * the way `Buffer.from(run, 'base64')` does; undefined when a byte is not ASCII (the caller then
+ * decodes as UTF-8 with `Buffer`). Saves a Buffer per run on messages made of many short runs.
+ */
+function asciiOfShortRun(run: string): string | undefined {
+  let n = 0;
+  let bits = 0;
+  let have = 0;
+  for (let i = 0; i < run.length; i++) {
+    const v = B64_VALUE[run.charCodeAt(i)]!;
+    if (v < 0) break;
+    bits = ((bits << 6) | v) & 0xffffff;
+    have += 6;
+    if (have >= 8) {
+      have -= 8;
+      const b = (bits >> have) & 255;
+      if (b >= 128) return undefined;
+      shortBytes[n++] = b;
+    }
+  }
+  return String.fromCharCode(...shortBytes.subarray(0, n));
+}
+
 /** Printable text decoded from a base64 run, or undefined. */
 function decodedRun(run: string): string | undefined {
-  const bytes = Buffer.from(run, 'base64');
-  if (bytes.length < 12) return undefined;
-  const text = bytes.toString('utf8');
+  let text = run.length <= SHORT_RUN ? asciiOfShortRun(run) : undefined;
+  if (text === undefined) {
+    const bytes = Buffer.from(run, 'base64');
+    if (bytes.length < 12) return undefined;
+    text = bytes.toString('utf8');
+  } else if (text.length < 12) {
+    return undefined;
+  }
   const head = text.length > 256 ? text.slice(0, 256) : text;
   let bad = 0;
   for (let i = 0; i < head.length; i++) {
@@ -241,18 +282,38 @@ function decodedRun(run: string): string | undefined {
   return bad * 10 <= head.length ? text : undefined;
 }
 
+/**
+ * Base64 runs decoded per message. A 64 KiB message holds at most ~3,800 runs of 16 characters
+ * per text form; past this many, a run is not decoded and the field holding it is treated as if
+ * it held a secret (fail closed: redacted, or quarantined when it is identifying).
+ */
+export const MAX_BASE64_DECODES = 1024;
+
 /** Base64 runs of the scanned texts, decoded once, as a second set of texts. */
 function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
   const texts: string[] = [];
   const owners: number[] = [];
+  let left = MAX_BASE64_DECODES;
   for (let i = 0; i < c.texts.length; i++) {
     const t = c.texts[i]!;
     if (t.length < 16) continue;
-    B64_RUN.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = B64_RUN.exec(t)) !== null) {
-      const run = m[0];
-      if (HEXISH.test(run) || (m.index >= 5 && t.startsWith('tfp1:', m.index - 5))) continue;
+    // maximal runs of base64 / base64url characters, 16 or more, with up to two `=` after them
+    let runEnd = 0;
+    for (let at = 0; at < t.length; at = runEnd + 1) {
+      while (at < t.length && !isB64Char(t.charCodeAt(at))) at++;
+      runEnd = at;
+      while (runEnd < t.length && isB64Char(t.charCodeAt(runEnd))) runEnd++;
+      if (runEnd - at < 16) continue;
+      let padEnd = runEnd;
+      while (padEnd < t.length && padEnd - runEnd < 2 && t.charCodeAt(padEnd) === 61) padEnd++;
+      const run = t.slice(at, padEnd);
+      if (HEXISH.test(run) || (at >= 5 && t.startsWith('tfp1:', at - 5))) continue;
+      if (left <= 0) {
+        // out of decode budget: the rest of this text is not read, its field counts as a secret
+        c.flag(c.owners[i]!, 'secret_credential_field');
+        break;
+      }
+      left--;
       const d = decodedRun(run);
       if (d !== undefined) {
         texts.push(d.includes('\0') ? d.replace(/\0/g, '\u0001') : d);
@@ -263,18 +324,21 @@ function base64Texts(c: Collector): { texts: string[]; owners: number[] } {
   return { texts, owners };
 }
 
+const PLAIN_SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/;
+const INDEX_SEGMENT = /^[0-9]{1,9}$/;
+
 /** A secret-free display of a path: plain names and indexes as they are, anything else `{key}`. */
-function displayPath(path: string, isKey: boolean): string {
-  if (path === '') return '(root)';
-  const segs = path.split('\u0001');
+function displayPath(segs: ReadonlyArray<string | number>, isKey: boolean): string {
+  if (segs.length === 0 || (segs.length === 1 && segs[0] === '')) return '(root)';
   let out = '';
   for (let i = 0; i < segs.length; i++) {
-    const s = segs[i]!;
-    if (/^[0-9]{1,9}$/.test(s)) {
+    const seg = segs[i]!;
+    const s = typeof seg === 'number' ? String(seg) : seg;
+    if (INDEX_SEGMENT.test(s)) {
       out += `[${s}]`;
       continue;
     }
-    const plain = !(i === segs.length - 1 && isKey) && /^[A-Za-z_][A-Za-z0-9_-]{0,39}$/.test(s) && !looksRandom(s);
+    const plain = !(i === segs.length - 1 && isKey) && PLAIN_SEGMENT.test(s) && !looksRandom(s);
     out += (out === '' ? '' : '.') + (plain ? s : '{key}');
   }
   return out;
@@ -330,9 +394,10 @@ export function guardJson(root: unknown): GuardResult {
   let rootFlag: Entry | undefined;
   for (const en of c.entries) {
     if (en.reason === undefined) continue;
-    const path = pathOf(en);
+    const segs = segmentsOf(en);
+    const path = segs.join('\u0001');
     const identity = !en.isKey && IDENTITY_PATHS.has(path);
-    findings.push({ path: displayPath(path, en.isKey), reason: en.reason, format: en.format, identity, key: en.isKey, raw: path });
+    findings.push({ path: displayPath(segs, en.isKey), reason: en.reason, format: en.format, identity, key: en.isKey, raw: path });
     if (en.parent === undefined) {
       rootFlag = en;
     } else if (en.isKey) {

@@ -204,17 +204,33 @@ export function stripAuthScheme(value: string): string {
   return m === null ? s : s.slice(m[0].length).trim();
 }
 
-/** Shannon entropy in bits per character of at most the first 128 characters. */
+const asciiCounts = new Int32Array(128);
+
+/**
+ * Shannon entropy in bits per character of at most the first 128 characters. Terms are summed in
+ * order of first occurrence; ASCII characters are counted in a typed array (no Map per token).
+ */
 export function entropy(s: string): number {
   const n = Math.min(s.length, 128);
   if (n === 0) return 0;
-  const counts = new Map<number, number>();
+  let other: Map<number, number> | undefined;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    if (c < 128) asciiCounts[c]!++;
+    else (other ??= new Map()).set(c, (other.get(c) ?? 0) + 1);
   }
   let h = 0;
-  for (const k of counts.values()) {
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    let k: number;
+    if (c < 128) {
+      k = asciiCounts[c]!;
+      asciiCounts[c] = 0;
+    } else {
+      k = other!.get(c) ?? 0;
+      other!.delete(c);
+    }
+    if (k === 0) continue;
     const p = k / n;
     h -= p * Math.log2(p);
   }

@@ -66,6 +66,8 @@ function addAnchored(before: string, anchor: string, body: string, format: Ancho
     confirm: new RegExp(`${esc(anchor)}(?:${body})`, 'y'),
     behind: new RegExp(`(?<=(${before}))${esc(anchor)}`, 'y'),
   });
+  // `eyJ` is found by `scanJwtPrefix` (an indexOf loop that skips rejected runs whole)
+  if (format === 'jwt') return;
   const g = GROUPS.get(anchor) ?? [];
   g.push(idx);
   GROUPS.set(anchor, g);
@@ -95,12 +97,19 @@ const TOKEN_ANCHORS = new RegExp(
 );
 /** Group number → ANCHORED index (groups are numbered in the order the alternation lists them). */
 const GROUP_TO_ANCHORED: number[] = [...GROUPS.values()].flat();
+/** Anchor character → the capture group numbers of its alternatives (so a match reads a few groups, not all). */
+const GROUPS_OF_ANCHOR = new Map<string, number[]>();
+{
+  let g = 1;
+  for (const [anchor, idxs] of GROUPS) {
+    GROUPS_OF_ANCHOR.set(anchor, idxs.map(() => g++));
+  }
+}
 
 /**
  * Structural JWT: a `.` closing a base64url run that starts a word with `e` + [w-z0-9] (the
  * base64url of `{` followed by any character), followed by a second segment and a dot.
  */
-const JWT_DOT = /\.(?<=(?<![A-Za-z0-9_-])(e[w-z0-9_-][A-Za-z0-9_-]{6,4096})\.)(?=[A-Za-z0-9_-]{2,}\.)/g;
 const JWT_REST_Y = /\.[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){1,3}/y;
 const B64URL_RUN_Y = /[A-Za-z0-9_-]*/y;
 const PEM_END = /-----END [A-Z0-9 _-]{0,60}PRIVATE KEY(?: BLOCK)?-----/g;
@@ -148,11 +157,24 @@ function b64utf8(s: string): string {
   }
 }
 
-/** A JWT header: base64url of a JSON object with a string `alg` (JWS) or `enc` (JWE). */
-function isJwtHeader(seg: string): boolean {
+/** JWT header candidates checked with `JSON.parse` per scan; beyond, a plausible one is a JWT (fail closed). */
+export const MAX_JWT_HEADER_PARSES = 256;
+/** A decoded header that may name `alg` / `enc` (also through a JSON escape in the key). */
+const HEADER_KEY = /alg|enc|\\u/;
+
+/**
+ * A JWT header: base64url of a JSON object with a string `alg` (JWS) or `enc` (JWE). A text can
+ * only parse to such an object when it starts with `{`, ends with `}` and spells `alg` / `enc`
+ * (or escapes a key): those cheap checks run first, so a decoy does not cost a thrown
+ * `SyntaxError`. Decoys that pass them are parsed at most `MAX_JWT_HEADER_PARSES` times per scan;
+ * after that a plausible header counts as a JWT (`st.parses` counts down), never as clean.
+ */
+function isJwtHeader(seg: string, st: ScanState): boolean {
   if (seg.length < 8 || seg.length > 4096) return false;
   const text = b64text(seg);
-  if (!text.startsWith('{')) return false;
+  if (!text.startsWith('{') || !text.trimEnd().endsWith('}') || !HEADER_KEY.test(text)) return false;
+  if (st.parses <= 0) return true;
+  st.parses--;
   try {
     const h = JSON.parse(text) as unknown;
     return typeof h === 'object' && h !== null && (typeof (h as { alg?: unknown }).alg === 'string' || typeof (h as { enc?: unknown }).enc === 'string');
@@ -185,6 +207,8 @@ interface ScanState {
   /** a JWT cannot start before this offset (inside a base64url run already rejected) */
   jwtDeadUntil: number;
   aws: boolean;
+  /** `JSON.parse` attempts left for JWT header candidates (see `isJwtHeader`) */
+  parses: number;
 }
 
 function confirmAnchored(raw: string, idx: number, prefixLen: number, anchor: number, st: ScanState): number {
@@ -236,8 +260,17 @@ function scanTokens(raw: string, st: ScanState): void {
   let m: RegExpExecArray | null;
   while ((m = re.exec(raw)) !== null) {
     const anchor = m.index;
-    let g = 1;
-    while (g < m.length && m[g] === undefined) g++;
+    let g = 0;
+    for (const n of GROUPS_OF_ANCHOR.get(raw[anchor]!) ?? []) {
+      if (m[n] !== undefined) {
+        g = n;
+        break;
+      }
+    }
+    if (g === 0) {
+      re.lastIndex = anchor + 1;
+      continue;
+    }
     const idx = GROUP_TO_ANCHORED[g - 1]!;
     let end = confirmAnchored(raw, idx, m[g]!.length, anchor, st);
     if (end < 0) {
@@ -257,20 +290,90 @@ function scanTokens(raw: string, st: ScanState): void {
   }
 }
 
+const JWT_ANCHORED = ANCHORED.findIndex((a) => a.format === 'jwt');
+
+/**
+ * `eyJ…` JWTs. A candidate inside a base64url run already rejected cannot start a JWT, so the
+ * search jumps past the whole run: each character is looked at a bounded number of times however
+ * many `eyJ` decoys the text holds.
+ */
+function scanJwtPrefix(raw: string, st: ScanState): void {
+  let pos = 0;
+  for (;;) {
+    const at = raw.indexOf('eyJ', pos);
+    if (at < 0) return;
+    if (at < st.jwtDeadUntil) {
+      pos = st.jwtDeadUntil;
+      continue;
+    }
+    const end = confirmAnchored(raw, JWT_ANCHORED, 2, at + 2, st);
+    pos = end > at ? end : at + 1;
+  }
+}
+
+/** base64url character → its 6-bit value, -1 for anything else */
+const B64URL_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) B64URL_VALUE['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charCodeAt(i)] = i;
+function isB64url(c: number): boolean {
+  return c < 128 && B64URL_VALUE[c]! >= 0;
+}
+
+/**
+ * Whether the base64url segment `raw[start, end)` may decode to text ending with `}` (then JSON
+ * white space): decodes only its last group by hand. False only when that group holds a byte
+ * other than JSON white space and the last such byte is not `}` — a necessary condition for
+ * `isJwtHeader`, so the full decode is skipped for decoys without losing a header.
+ */
+function mayEndWithBrace(raw: string, start: number, end: number): boolean {
+  const n = end - start;
+  const rem = n % 4;
+  const groupStart = rem === 0 ? end - 4 : end - rem;
+  const len = rem === 1 ? 0 : rem === 0 ? 4 : rem;
+  if (len === 0) return true;
+  let bits = 0;
+  for (let i = 0; i < len; i++) bits = (bits << 6) | B64URL_VALUE[raw.charCodeAt(groupStart + i)]!;
+  const bytes = len === 4 ? [bits >> 16, (bits >> 8) & 255, bits & 255] : len === 3 ? [bits >> 10, (bits >> 2) & 255] : [bits >> 4];
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const c = bytes[i]!;
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    return c === 125;
+  }
+  return true;
+}
+
+/**
+ * Structural JWT: a base64url run starting a word with `e` + [w-z0-9_-] (the base64url of `{`
+ * followed by any character), 8–4,098 characters, then `.`, a second segment of 2 or more and
+ * another `.`. One forward pass over the dots; each segment is walked once, back from its dot and
+ * never past the previous one, and only segments that can decode to `{…}` are decoded.
+ */
 function scanStructuralJwt(raw: string, st: ScanState): void {
-  if (raw.indexOf('.') < 0) return;
-  const re = JWT_DOT;
-  re.lastIndex = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(raw)) !== null) {
-    const header = m[1]!;
-    const start = m.index - header.length;
-    JWT_REST_Y.lastIndex = m.index;
-    const rest = JWT_REST_Y.exec(raw);
-    if (rest === null || !isJwtHeader(header)) continue;
-    const end = m.index + rest[0].length;
-    st.hits.push({ reason: 'secret_jwt', start, end });
-    re.lastIndex = end;
+  let d = raw.indexOf('.');
+  while (d >= 0) {
+    // the run ending at this dot: the previous dot (not base64url) bounds the walk back
+    let runStart = d;
+    while (runStart > 0 && d - runStart <= 4098 && isB64url(raw.charCodeAt(runStart - 1))) runStart--;
+    const len = d - runStart;
+    let next = raw.indexOf('.', d + 1);
+    if (
+      len >= 8 &&
+      len <= 4098 &&
+      raw.charCodeAt(runStart) === 101 &&
+      B64URL_VALUE[raw.charCodeAt(runStart + 1)]! >= 48 &&
+      d + 3 < raw.length &&
+      isB64url(raw.charCodeAt(d + 1)) &&
+      isB64url(raw.charCodeAt(d + 2)) &&
+      mayEndWithBrace(raw, runStart, d)
+    ) {
+      JWT_REST_Y.lastIndex = d;
+      const rest = JWT_REST_Y.exec(raw);
+      if (rest !== null && isJwtHeader(raw.slice(runStart, d), st)) {
+        const end = d + rest[0].length;
+        st.hits.push({ reason: 'secret_jwt', start: runStart, end });
+        next = raw.indexOf('.', end);
+      }
+    }
+    d = next;
   }
 }
 
@@ -587,8 +690,9 @@ export function mergeHits(hits: readonly SecretHit[], length: number): SecretHit
  * Empty when the text is clean.
  */
 export function scanForSecrets(raw: string): SecretHit[] {
-  const st: ScanState = { hits: [], jwtDeadUntil: 0, aws: false };
+  const st: ScanState = { hits: [], jwtDeadUntil: 0, aws: false, parses: MAX_JWT_HEADER_PARSES };
   scanTokens(raw, st);
+  scanJwtPrefix(raw, st);
   scanStructuralJwt(raw, st);
   if (st.aws) scanAwsSecret(raw, st);
   scanSchemes(raw, st);
