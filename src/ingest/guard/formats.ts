@@ -10,8 +10,8 @@
  * How a format is found: every entry's `prefix` ends with one literal character (its *anchor*).
  * The scanner looks only for anchor characters, checks the prefix behind them with a lookbehind
  * (one regex pass over the text, see `scan.ts`), and confirms the body with a sticky regex.
- * Adding a format is one entry here plus nothing else; `test/unit/guard.test.ts` runs every
- * entry's `example` through the scanner and the event guard.
+ * Adding a format is one entry here plus nothing else; `test/unit/guard-formats.test.ts` runs
+ * every entry's `example` through decode (redacted where it may be, blocking where it identifies).
  *
  * Ids are stable and never reused: they appear in DLQ details (`route: secret_known_key
  * (github-classic)`), never with the secret.
