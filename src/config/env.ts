@@ -190,6 +190,12 @@ export const EnvSchema = z.object({
     (raw) => (/^[A-Za-z0-9._-]{1,128}$/.test(raw) ? raw : expected('letters, digits, ".", "_" or "-" (at most 128)')),
     { shownDefault: 'the host name' },
   ),
+  TOKENWATCH_SESSION_TIMEOUT_MS: envVar(
+    'consumer group session timeout: how long a silent instance keeps its partitions (the broker accepts group.min/max.session.timeout.ms, 6 s – 30 min by default)',
+    '30000',
+    int(1_000, 3_600_000),
+  ),
+  TOKENWATCH_HEARTBEAT_MS: envVar('consumer heartbeat interval (at most a third of the session timeout)', '3000', int(100, 1_200_000)),
   TOKENWATCH_REKEY: envVar('re-key the input through tokenwatch.<group>.repartition (for several instances when producers cannot key by the contract)', 'false', bool),
   TOKENWATCH_STATE_FLUSH_MS: envVar('how often detector state goes to the changelog with the input offsets (one transaction)', '1000', int(10, 600_000)),
   TOKENWATCH_MAX_KEYS_PER_DETECTOR: envVar('cap on tracked keys per detector; the least recently used key is evicted past it', '200000', int(100, 100_000_000)),

@@ -42,6 +42,8 @@ export interface Config {
   latenessSec: number;
   metricsPort: number;
   fetchMaxWaitMs: number;
+  /** consumer group membership: session timeout and heartbeat interval, ms */
+  group: { sessionTimeoutMs: number; heartbeatMs: number };
   stateFlushMs: number;
   rekey: boolean;
   instanceId: string;
@@ -112,6 +114,12 @@ export function parseDetectorConfigs(detectors: readonly Detector[], raw: Record
   return out;
 }
 
+function groupTiming(e: Env): Config['group'] {
+  const t = { sessionTimeoutMs: e.TOKENWATCH_SESSION_TIMEOUT_MS, heartbeatMs: e.TOKENWATCH_HEARTBEAT_MS };
+  if (t.heartbeatMs * 3 > t.sessionTimeoutMs) fail('TOKENWATCH_HEARTBEAT_MS', `at most a third of TOKENWATCH_SESSION_TIMEOUT_MS (${t.sessionTimeoutMs} ms)`, String(t.heartbeatMs));
+  return t;
+}
+
 /** The input topics with their formats; a `topic=format` pair must name an input topic. */
 function inputTopics(e: Env): Config['topics']['inputs'] {
   const { fallback, byTopic } = e.TOKENWATCH_INPUT_FORMAT;
@@ -156,6 +164,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     latenessSec: e.TOKENWATCH_LATENESS_SEC,
     metricsPort: e.TOKENWATCH_METRICS_PORT,
     fetchMaxWaitMs: e.TOKENWATCH_FETCH_MAX_WAIT_MS,
+    group: groupTiming(e),
     stateFlushMs: e.TOKENWATCH_STATE_FLUSH_MS,
     rekey: e.TOKENWATCH_REKEY,
     instanceId: e.TOKENWATCH_INSTANCE_ID,

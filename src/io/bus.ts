@@ -85,7 +85,7 @@ export interface Bus {
   readToEnd(topic: string, onRecord: (r: { key: string | null; value: string | null; partition: number }) => void): Promise<number>;
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   producer(opts?: ProducerOptions): Promise<BusProducer>;
-  consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number }): BusConsumer;
+  consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number; heartbeatMs?: number }): BusConsumer;
   /** committed offsets of a group for a topic: partition -> next offset ('-1' when none) */
   committedOffsets(groupId: string, topic: string): Promise<Record<number, string>>;
   /** high watermarks of a topic: partition -> next offset to be written */

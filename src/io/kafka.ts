@@ -85,6 +85,9 @@ export function crashFix(err: unknown): string {
   if (/KafkaJSNumberOfRetriesExceeded|KafkaJSConnectionError|ECONNREFUSED|KafkaJSBrokerNotFound/.test(text)) {
     return 'Kafka was unreachable for longer than the client retries: check KAFKA_BROKERS and the brokers, then restart (uncommitted input is read again)';
   }
+  if (/INVALID_SESSION_TIMEOUT|session timeout/i.test(text)) {
+    return 'the broker refused the consumer session timeout: set TOKENWATCH_SESSION_TIMEOUT_MS within its group.min.session.timeout.ms … group.max.session.timeout.ms (6 s – 30 min by default)';
+  }
   if (/GROUP_AUTHORIZATION|TOPIC_AUTHORIZATION|SASL|authoriz/i.test(text)) {
     return 'Kafka refused access: grant the consumer group and topics to this client, then restart';
   }
@@ -265,7 +268,7 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         // clock does not race ahead on one partition while another lags (e.g. reading a backlog)
         maxBytesPerPartition: 256 * 1024,
         sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-        heartbeatInterval: 3_000,
+        heartbeatInterval: opts.heartbeatMs ?? 3_000,
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
       });
       const assignCbs: Array<(a: Array<{ topic: string; partition: number }>) => void> = [];

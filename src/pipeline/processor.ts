@@ -103,7 +103,7 @@ export class Processor {
     metrics.set(METRICS.state_restore_seconds, {}, restoreMs / 1000);
     log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
     this.producer = await bus.producer({ compression: config.compression.output });
-    this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs });
+    this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs, sessionTimeoutMs: config.group.sessionTimeoutMs, heartbeatMs: config.group.heartbeatMs });
     this.consumer.onAssignment((assigned) => {
       const mine = new Set(assigned.filter((a) => this.sourceTopics.includes(a.topic)).map((a) => `${a.topic}/${a.partition}`));
       for (const [topic, parts] of Object.entries(this.pendingOffsets)) {

@@ -51,7 +51,7 @@ export class Rekeyer {
     const formats = new Map(config.topics.inputs.map((i) => [i.topic, i.format]));
     const deadLetters = new DeadLetters({ topic: config.topics.dlq, metrics, now });
     this.producer = await bus.producer({ compression: config.compression.internal });
-    this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs });
+    this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs, sessionTimeoutMs: config.group.sessionTimeoutMs, heartbeatMs: config.group.heartbeatMs });
     this.health?.watch(this.consumer, 'rekey');
     log.info({ input: config.topics.inputs, repartition: target }, 're-keying the input');
     await this.consumer.run([...formats.keys()], true, async (b) => {
