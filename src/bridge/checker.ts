@@ -55,6 +55,8 @@ export interface DenylistCheckerOptions {
   now?: () => number;
   /** how often expired entries are swept from memory, ms (default 1000) */
   sweepIntervalMs?: number;
+  /** the follower's consumer group session timeout and heartbeat, ms (TOKENWATCH_SESSION_TIMEOUT_MS / TOKENWATCH_HEARTBEAT_MS) */
+  group?: { sessionTimeoutMs: number; heartbeatMs: number };
 }
 
 export interface DenylistChecker {
@@ -175,7 +177,7 @@ export function createDenylistChecker(opts: DenylistCheckerOptions): DenylistChe
     metrics.set(METRICS.bridge_ready, {}, 0);
     if (!restart) failDead(new TokenwatchError('CONSUMER_CRASHED', `the denylist follower stopped and will not restart: ${describeError(err)} — fix: ${crashFix(err)}`, { cause: err }));
   };
-  const follower = new TopicFollower({ bus, topic, groupPrefix: 'tokenwatch-bridge', log, onMessage, onCrash });
+  const follower = new TopicFollower({ bus, topic, groupPrefix: 'tokenwatch-bridge', group: opts.group, log, onMessage, onCrash });
   metrics.set(METRICS.bridge_ready, {}, 0);
   publishGauges();
 

@@ -17,6 +17,7 @@ export async function cmdDenylistServer(_args: string[] = []): Promise<void> {
     topic: config.topics.denylist,
     fpKey: config.fpKey,
     clientId: 'tokenwatch-bridge',
+    group: config.group,
     log: log.child({ component: 'bridge' }),
     metrics,
   });

@@ -18,6 +18,8 @@ export interface FollowerOptions {
   topic: string;
   /** prefix of the private consumer group (a unique suffix is added) */
   groupPrefix: string;
+  /** consumer group session timeout and heartbeat, ms (the client's defaults when absent) */
+  group?: { sessionTimeoutMs: number; heartbeatMs: number };
   log: Logger;
   /** called for every record in offset order per partition */
   onMessage(m: BusMessage, partition: number): void;
@@ -92,7 +94,7 @@ export class TopicFollower {
         this.highs.set(Number(p), BigInt(high));
         if (BigInt(high) > 0n) this.pending.set(Number(p), BigInt(high));
       }
-      const consumer = bus.consumer(this.groupId, { maxWaitMs: 100 });
+      const consumer = bus.consumer(this.groupId, { maxWaitMs: 100, ...this.opts.group });
       this.consumer = consumer;
       consumer.onAssignment(() => {
         this.restarting = false;

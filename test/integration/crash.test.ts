@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { teardown, testEnv } from '../support/services.js';
-import { freePort, spawnRun } from '../support/processes.js';
+import { freePort, spawnRun, spawnTokenwatch } from '../support/processes.js';
 import { sleep } from '../support/waiting.js';
 
 afterAll(teardown);
@@ -35,6 +35,31 @@ describe('a consumer crash the client will not restart', () => {
     expect(fatal[0]).toMatchObject({ consumer: 'detect', msg: 'consumer stopped and will not restart; exiting' });
     expect(String(fatal[0]!.err)).toMatch(/session timeout is not within the range allowed by the broker/);
     expect(String(fatal[0]!.fix)).toMatch(/TOKENWATCH_SESSION_TIMEOUT_MS/);
+  }, 90_000);
+
+  it('denylist-server fails closed: never 204 to a check, /readyz never 200, exits 1 naming the cause and the fix', async () => {
+    const port = await freePort();
+    const env = await testEnv('crash_bridge', { TOKENWATCH_BRIDGE_LISTEN: `127.0.0.1:${port}`, TOKENWATCH_SESSION_TIMEOUT_MS: '3000', TOKENWATCH_HEARTBEAT_MS: '1000' });
+    const bridge = spawnTokenwatch(env, 'crash-bridge', ['denylist-server'], { LOG_LEVEL: 'info' });
+    const seen: number[] = [];
+    let done = false;
+    void bridge.exited.then(() => (done = true));
+    const deadline = Date.now() + 60_000;
+    while (!done && Date.now() < deadline) {
+      for (const path of ['/v1/check', '/readyz']) {
+        const status = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-tokenwatch-fp': 'tfp1:crashBridgeAAAAAAAAAAA' } })
+          .then((r) => r.status)
+          .catch(() => 0);
+        if (status) seen.push(status);
+      }
+      await sleep(20);
+    }
+    const { code } = await bridge.exited;
+    expect(code).toBe(1);
+    expect(seen.length, 'the bridge answered while it lived').toBeGreaterThan(0);
+    expect(seen.filter((s) => s === 204 || s === 200)).toEqual([]);
+    expect(bridge.output).toMatch(/session timeout is not within the range allowed by the broker/);
+    expect(bridge.output).toMatch(/TOKENWATCH_SESSION_TIMEOUT_MS/);
   }, 90_000);
 
   it('a heartbeat longer than a third of the session timeout stops start-up, naming the setting', async () => {
