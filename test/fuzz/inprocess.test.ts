@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
+import { z } from 'zod';
+import { defineDetector, type Detector } from '../../src/detect/contract.js';
 import { detectors } from '../../detectors/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { BatchProcessor } from '../../src/pipeline/batch.js';
@@ -15,10 +17,32 @@ import { generate, leaksIn, seedFromEnv } from './generate.js';
 
 const N = Number(process.env.TOKENWATCH_FUZZ_N ?? 3000);
 
+/**
+ * A test-only detector that alerts on every event with the whole enriched event as evidence: any
+ * secret the guard let through into an event reaches an alert, so a guard miss shows as a leak.
+ */
+const echo = defineDetector({
+  meta: { id: 'fuzz_echo', title: 'fuzz echo', severity: 'low', defaultAction: 'alert', falsePositives: [], references: [] },
+  config: z.object({}).strict(),
+  keys: (e) => [e.cred.fp],
+  stateTtlMs: () => 60_000,
+  step: (_s, e) => ({
+    state: 1,
+    findings: [{ severity: 'low', summary: `seen ${e.route} ${e.ua ?? ''}`, trigger: e, eventIds: [e.id], ips: [e.ip], countries: [], asns: [], evidence: { event: e }, revocations: [] }],
+  }),
+  cases: [],
+}) as unknown as Detector;
+
 describe('fuzz: decode → guard → schema → detectors → response, in process', () => {
-  it(`${N} generated inputs: no throw, none lost, no secret leaked, known DLQ reasons`, () => {
-    const seed = seedFromEnv();
-    console.log(`fuzz seed ${seed} (TOKENWATCH_FUZZ_SEED=${seed} to repeat)`);
+  it(`${N} generated inputs (real detectors): no throw, none lost, no secret leaked, known DLQ reasons`, () => fuzz(detectors, 'real detectors'));
+  it(`${N} generated inputs (real detectors + an echo detector alerting on every event with it as evidence): no secret reaches an alert`, () =>
+    fuzz([...detectors, echo], 'real detectors + echo', 1));
+});
+
+function fuzz(detectors: readonly Detector[], label: string, seedOffset = 0): void {
+  {
+    const seed = (seedFromEnv() + seedOffset) >>> 0;
+    console.log(`[${label}] fuzz seed ${seed} (TOKENWATCH_FUZZ_SEED=${seedFromEnv()} to repeat)`);
     const NOW = Date.now();
     const inputs = generate({ n: N, seed, startMs: NOW - N * 1_000 - 120_000 });
 
@@ -62,6 +86,12 @@ describe('fuzz: decode → guard → schema → detectors → response, in proce
       ...leaksIn(inputs, logLines.join('')).map((l) => ({ ...l, where: 'log' })),
     ];
     const planted = inputs.filter((f) => f.core).length;
+    // positive control: the oracle sees every planted secret in its own input
+    const selfSeen = new Set(leaksIn(inputs, inputs.map((f) => f.bytes.toString('latin1')).join('\n')).map((l) => l.i));
+    // planted secrets that were not flagged by a secret_* dead letter (processed as they were, or dead-lettered for another reason)
+    const secretDlq = new Set(dlq.filter((d) => d.reason.startsWith('secret_')).map((d) => d.source?.offset));
+    const unflagged: Record<string, number> = {};
+    for (const f of inputs) if (f.core && !secretDlq.has(String(f.i))) unflagged[f.kind.split('+')[0]!.replace(/@.*\//, '/')] = (unflagged[f.kind.split('+')[0]!.replace(/@.*\//, '/')] ?? 0) + 1;
     const validClean = inputs.filter((f) => f.kind === 'valid');
     const validDlq = validClean.filter((f) => dlqOffsets.has(String(f.i)));
 
@@ -70,16 +100,18 @@ describe('fuzz: decode → guard → schema → detectors → response, in proce
         `inputs ${inputs.length}, planted ${planted}, malformed ${inputs.filter((f) => f.kind.includes('malformed')).length}, processed ${processed}, alerts ${alerts.length}, records ${records.length}, log lines ${logLines.length}`,
         `DLQ ${dlq.length}: ${JSON.stringify(byReason)}`,
         `leaks ${leaks.length}, unaccounted ${unaccounted}, batches thrown ${threw.length}, clean valid inputs dead-lettered ${validDlq.length}`,
+        `planted but not flagged secret_* (kind/encoding: n; harmless unless it leaks): ${JSON.stringify(unflagged)}`,
         `${us.toFixed(1)} µs per input`,
         ...leaks.slice(0, 10).map((l) => `LEAK input ${l.i} (${l.kind}) in ${l.where}: ${l.needle.slice(0, 8)}…`),
         ...threw.slice(0, 3).map((t) => `THROW batch ${t.batch}: ${String(t.err)}`),
       ].join('\n'),
     );
 
+    expect(selfSeen.size).toBe(planted);
     expect(threw).toEqual([]);
     expect(unknownReasons).toEqual([]);
     expect(dlqWithoutOffset).toBe(0);
     expect(unaccounted).toBe(0);
     expect(leaks.map((l) => `${l.i} ${l.kind} ${l.where}`)).toEqual([]);
-  });
-});
+  }
+}
