@@ -15,7 +15,26 @@ import { freePort, scrape, spawnRun } from '../support/processes.js';
 import { waitCommittedToEnd } from '../support/waiting.js';
 import { alertRows } from '../support/clickhouse.js';
 import { DLQ_REASONS } from '../../src/ingest/decode.js';
+import { loadConfig } from '../../src/config/index.js';
+import { BatchProcessor } from '../../src/pipeline/batch.js';
+import { Metrics } from '../../src/telemetry/metrics.js';
+import { detectors } from '../../detectors/index.js';
+import pino from 'pino';
 import { generate, leaksIn, seedFromEnv } from './generate.js';
+
+/** DLQ reasons of the same inputs through an in-process BatchProcessor (what the child should have dead-lettered). */
+function inProcessReasons(inputs: ReadonlyArray<{ bytes: Buffer; i: number }>): Record<string, number> {
+  const config = loadConfig(detectors, { TOKENWATCH_DLQ_TOPIC: 'dlq.x', TOKENWATCH_DENYLIST_TOPIC: 'deny.x' });
+  const core = new BatchProcessor({ config, detectors, log: pino({ level: 'silent' }), metrics: new Metrics() });
+  const out = core.process('in.x', 0, inputs.map((f) => ({ key: null, value: f.bytes, offset: String(f.i), timestamp: String(Date.now()), headers: {} })));
+  const by: Record<string, number> = {};
+  for (const r of out.records) if (r.topic === 'dlq.x') {
+    const reason = (JSON.parse(String(r.value)) as { reason: string }).reason;
+    by[reason] = (by[reason] ?? 0) + 1;
+  }
+  return by;
+}
+const sorted = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 
 const N = Number(process.env.TOKENWATCH_FUZZ_KAFKA_N ?? 300);
 
@@ -74,7 +93,11 @@ describe('fuzz: kcat (LZ4) → Kafka → tokenwatch run', () => {
       ].join('\n'),
     );
 
+    // the same bytes, dead-lettered for the same reasons as in process (nothing lost or mangled on the way through kcat, LZ4, Kafka)
+    const expected = inProcessReasons(inputs);
+    console.log(`in-process DLQ of the same inputs: ${JSON.stringify(expected)}`);
     expect(inTopic.length).toBe(inputs.length);
+    expect(sorted(byReason)).toEqual(sorted(expected));
     expect(child.alive).toBe(true);
     expect(unknownReasons).toEqual([]);
     expect(unaccounted).toBe(0);
