@@ -350,7 +350,7 @@ export function generate(opts: GenerateOptions): FuzzInput[] {
       forms = p.forms;
       kinds.push(p.kind);
     }
-    let bytes = Buffer.from(raw);
+    let bytes: Buffer = Buffer.from(raw);
     if (r.chance(opts.malformedRate ?? 0.3)) {
       const m = r.pick(MUTATIONS);
       bytes = mutate(r, ev, raw, m);
