@@ -32,12 +32,14 @@ export function routingKey(event: Pick<AccessEvent, 'tenant' | 'cred'>): string 
  * Stage one of a re-keyed deployment: reads the input topics as producers keyed them, decodes each
  * message with its topic's format, and forwards accepted events to the repartition topic (Kafka's
  * default murmur2 partitioner: a fixed key → partition mapping) with the source position in
- * headers. DLQ and quarantine records are written here, in the same send. Input offsets are
- * committed after everything sent is acknowledged.
+ * headers. DLQ and quarantine records are written here (with the output compression, like every
+ * DLQ record). Input offsets are committed after everything sent is acknowledged.
  */
 export class Rekeyer {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
+  /** DLQ and quarantine records: what other tools read, so with the output compression */
+  private dlqProducer?: BusProducer;
 
   constructor(
     private readonly deps: Pick<ProcessorDeps, 'config' | 'bus' | 'log' | 'metrics' | 'now'>,
@@ -51,11 +53,13 @@ export class Rekeyer {
     const formats = new Map(config.topics.inputs.map((i) => [i.topic, i.format]));
     const deadLetters = new DeadLetters({ topic: config.topics.dlq, metrics, now });
     this.producer = await bus.producer({ compression: config.compression.internal });
+    this.dlqProducer = await bus.producer({ compression: config.compression.output });
     this.consumer = bus.consumer(config.groupId, { maxWaitMs: config.fetchMaxWaitMs, sessionTimeoutMs: config.group.sessionTimeoutMs, heartbeatMs: config.group.heartbeatMs });
     this.health?.watch(this.consumer, 'rekey');
     log.info({ input: config.topics.inputs, repartition: target }, 're-keying the input');
     await this.consumer.run([...formats.keys()], true, async (b) => {
       const records: BusRecord[] = [];
+      const dead: BusRecord[] = [];
       let forwarded = 0;
       for (const m of b.messages) {
         const source: SourceRef = { topic: b.topic, partition: b.partition, offset: m.offset };
@@ -66,8 +70,8 @@ export class Rekeyer {
           source: { ...source, timestampMs: Number(m.timestamp) || undefined },
         });
         for (const d of all) {
-          const dead = deadLetters.ofDecoded(d, source, m);
-          if (dead) records.push(dead);
+          const letter = deadLetters.ofDecoded(d, source, m);
+          if (letter) dead.push(letter);
           if (!d.ok) continue;
           records.push({
             topic: target,
@@ -78,7 +82,10 @@ export class Rekeyer {
           forwarded++;
         }
       }
-      await retrySink('repartition', () => this.producer!.send(records), { log, metrics, heartbeat: () => b.heartbeat() });
+      await Promise.all([
+        retrySink('repartition', () => this.producer!.send(records), { log, metrics, heartbeat: () => b.heartbeat() }),
+        retrySink('kafka', () => this.dlqProducer!.send(dead), { log, metrics, heartbeat: () => b.heartbeat() }),
+      ]);
       const last = b.messages[b.messages.length - 1];
       if (last) await this.consumer!.commit(b.topic, b.partition, (BigInt(last.offset) + 1n).toString());
       metrics.inc(METRICS.rekeyed_total, {}, forwarded);
@@ -88,5 +95,6 @@ export class Rekeyer {
   async stop(): Promise<void> {
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
+    await this.dlqProducer?.close().catch(() => undefined);
   }
 }

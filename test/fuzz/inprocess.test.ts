@@ -51,6 +51,9 @@ function fuzz(detectors: readonly Detector[], label: string, seedOffset = 0): vo
     const config = loadConfig(detectors, { TOKENWATCH_DLQ_TOPIC: 'dlq.fuzz', TOKENWATCH_DENYLIST_TOPIC: 'deny.fuzz' });
     const metrics = new Metrics();
     const core = new BatchProcessor({ config, detectors, log, metrics, now: () => NOW });
+    // the state changelog is an output too: every change the detectors make is encoded and scanned
+    core.engine('in.fuzz', 0).trackChanges = true;
+    const changelog: string[] = [];
 
     const alerts: unknown[] = [];
     const records: Array<{ topic: string; key: string | null; value: string | null }> = [];
@@ -62,6 +65,7 @@ function fuzz(detectors: readonly Detector[], label: string, seedOffset = 0): vo
         const out = core.process('in.fuzz', 0, msgs);
         alerts.push(...out.alerts);
         records.push(...out.records);
+        for (const c of core.engine('in.fuzz', 0).takeChanges()) changelog.push(`${c.key}\n${c.value ?? ''}`);
       } catch (err) {
         threw.push({ batch: b, err });
       }
@@ -84,7 +88,10 @@ function fuzz(detectors: readonly Detector[], label: string, seedOffset = 0): vo
       ...alerts.flatMap((a) => leaksIn(inputs, JSON.stringify(a)).map((l) => ({ ...l, where: 'alert' }))),
       ...records.flatMap((r) => leaksIn(inputs, `${r.key ?? ''}\n${r.value ?? ''}`).map((l) => ({ ...l, where: `record ${r.topic}` }))),
       ...leaksIn(inputs, logLines.join('')).map((l) => ({ ...l, where: 'log' })),
+      ...leaksIn(inputs, changelog.join('\n')).map((l) => ({ ...l, where: 'state changelog' })),
+      ...leaksIn(inputs, metrics.render()).map((l) => ({ ...l, where: 'metrics' })),
     ];
+    expect(changelog.length, 'the detectors changed state (the changelog scan saw something)').toBeGreaterThan(0);
     const planted = inputs.filter((f) => f.core).length;
     // positive control: the oracle sees every planted secret in its own input
     const selfSeen = new Set(leaksIn(inputs, inputs.map((f) => f.bytes.toString('latin1')).join('\n')).map((l) => l.i));

@@ -21,6 +21,7 @@ import { Metrics } from '../../src/telemetry/metrics.js';
 import { detectors } from '../../detectors/index.js';
 import pino from 'pino';
 import { generate, leaksIn, seedFromEnv } from './generate.js';
+import { changelogTopic, repartitionTopic } from '../../src/pipeline/index.js';
 
 /** DLQ reasons of the same inputs through an in-process BatchProcessor (what the child should have dead-lettered). */
 function inProcessReasons(inputs: ReadonlyArray<{ bytes: Buffer; i: number }>): Record<string, number> {
@@ -41,7 +42,7 @@ const N = Number(process.env.TOKENWATCH_FUZZ_KAFKA_N ?? 300);
 afterAll(teardown);
 
 describe('fuzz: kcat (LZ4) → Kafka → tokenwatch run', () => {
-  it(`${N} generated inputs: none lost, no secret leaked, the process survives`, async () => {
+  it.each([false, true])(`${N} generated inputs (TOKENWATCH_REKEY=%s): none lost, no secret leaked — outputs, changelog, repartition topic, metrics, logs — the process survives`, async (rekey) => {
     const seed = seedFromEnv();
     console.log(`fuzz seed ${seed} (TOKENWATCH_FUZZ_SEED=${seed} to repeat)`);
     const all = generate({ n: N, seed: seed ^ 0x5a5a5a5a, startMs: Date.now() - N * 1_000 - 120_000 });
@@ -53,7 +54,7 @@ describe('fuzz: kcat (LZ4) → Kafka → tokenwatch run', () => {
     writeFileSync(file, Buffer.concat(inputs.flatMap((f) => [f.bytes, Buffer.from([DELIM])])));
 
     const metricsPort = await freePort();
-    const t = await testEnv('fuzz', { TOKENWATCH_METRICS_PORT: String(metricsPort) });
+    const t = await testEnv('fuzz', { TOKENWATCH_METRICS_PORT: String(metricsPort), TOKENWATCH_REKEY: String(rekey) });
     await createInput(t, 3);
     const child = spawnRun(t, 'fuzz', { LOG_LEVEL: 'debug' });
     await child.ready(60_000);
@@ -63,6 +64,8 @@ describe('fuzz: kcat (LZ4) → Kafka → tokenwatch run', () => {
 
     const t0 = Date.now();
     await waitCommittedToEnd(t, 60_000, [child]);
+    // re-keyed: stage two (group <group>.detect) must also have read the repartition topic to its end
+    if (rekey) await waitCommittedToEnd({ ...t, group: `${t.group}.detect`, input: repartitionTopic(t.group) }, 60_000, [child]);
     const elapsed = Date.now() - t0;
 
     // the input is LZ4 (kafkajs, the test's client, has no LZ4 codec): its offsets from the admin API
@@ -78,7 +81,17 @@ describe('fuzz: kcat (LZ4) → Kafka → tokenwatch run', () => {
     for (const d of dlqRows) byReason[d.reason] = (byReason[d.reason] ?? 0) + 1;
     const unknownReasons = Object.keys(byReason).filter((r) => !(DLQ_REASONS as readonly string[]).includes(r));
 
+    // internal topics and the metrics page are outputs too (kcat: they are compressed with zstd)
+    const internal = (topic: string) => spawnSync('kcat', ['-C', '-b', t.ep.brokers, '-t', topic, '-e', '-q', '-f', '%k\\n%s\\n'], { encoding: 'utf8', timeout: 30_000 }).stdout ?? '';
+    const changelogText = internal(changelogTopic(t.group));
+    const repartitionText = rekey ? internal(repartitionTopic(t.group)) : '';
+    if (rekey) expect(repartitionText.length, 'the repartition topic carries the accepted events').toBeGreaterThan(0);
+    expect(changelogText.length, 'the changelog was written').toBeGreaterThan(0);
+    const metricsText = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const leaks = [
+      ...leaksIn(inputs, changelogText).map((l) => ({ ...l, where: 'state changelog' })),
+      ...leaksIn(inputs, repartitionText).map((l) => ({ ...l, where: 'repartition topic' })),
+      ...leaksIn(inputs, metricsText).map((l) => ({ ...l, where: 'metrics' })),
       ...dlq.flatMap((r) => leaksIn(inputs, `${r.key ?? ''}\n${r.value ?? ''}`).map((l) => ({ ...l, where: 'dlq' }))),
       ...deny.flatMap((r) => leaksIn(inputs, `${r.key ?? ''}\n${r.value ?? ''}`).map((l) => ({ ...l, where: 'denylist' }))),
       ...alerts.flatMap((a) => leaksIn(inputs, JSON.stringify(a)).map((l) => ({ ...l, where: 'clickhouse alert' }))),
