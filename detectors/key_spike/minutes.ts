@@ -12,7 +12,9 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 export const round2 = (x: number): number => Math.round(x * 100) / 100;
 /** A string of only these characters is its own `encodeURIComponent` (which also keeps `!*'()`): no call needed. */
 export const URI_SAFE = /^[A-Za-z0-9_.~-]*$/;
-export const enc = (s: string): string => (URI_SAFE.test(s) ? s : encodeURIComponent(s));
+/** Lone surrogates (valid in JSON, so in an event) become U+FFFD: encodeURIComponent throws on them. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+export const enc = (s: string): string => (URI_SAFE.test(s) ? s : encodeURIComponent(s.replace(LONE_SURROGATE, '\ufffd')));
 
 /** The entry of minute `m` in an ascending list of open minutes (scanned from the newest, usually it). */
 export function openAt<T extends { m: number }>(open: T[], m: number): T | undefined {

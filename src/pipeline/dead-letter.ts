@@ -5,13 +5,25 @@
  */
 import type { SourceRef } from '../detect/contract.js';
 import type { Decoded, DlqReason } from '../ingest/decode.js';
-import { excerpt } from '../ingest/guard.js';
+import { guardJson, redactionMarker, textExcerpt } from '../ingest/guard.js';
 import type { BusBatch, BusRecord } from '../io/bus.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { DLQ_REASON_HEADER, dlqKey, type DlqRecord } from '../../schemas/dlq.js';
 import { METRICS } from '../telemetry/catalogue.js';
 
 type Message = BusBatch['messages'][number];
+
+/**
+ * The Kafka message key as a DLQ record may show it: producers key by `cred.sid ?? cred.sub ?? …`,
+ * so a key can be the very secret the guard caught in the value — in any encoding. The guard reads
+ * it as it reads a value (decoded, percent-decoded, base64); a key holding a secret is replaced
+ * whole, any other goes through the text redactor.
+ */
+function safeKey(key: string): string {
+  const g = guardJson(key);
+  const first = g.findings[0];
+  return first ? redactionMarker(first.reason) : textExcerpt(key, 200);
+}
 
 export class DeadLetters {
   constructor(private readonly deps: { topic: string; metrics: Metrics; now: () => number }) {}
@@ -22,7 +34,7 @@ export class DeadLetters {
       v: 1,
       reason,
       detail,
-      source: { ...source, timestamp: m.timestamp, key: m.key === null ? null : excerpt(m.key, 200) },
+      source: { ...source, timestamp: m.timestamp, key: m.key === null ? null : safeKey(m.key) },
       excerpt: exc,
       payload: redacted,
       at: new Date(this.deps.now()).toISOString(),

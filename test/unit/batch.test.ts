@@ -8,6 +8,7 @@ import { z } from 'zod';
 import pino from 'pino';
 import { defineDetector, type Detector, type EnrichedEvent } from '../../src/detect/contract.js';
 import { Engine } from '../../src/detect/engine.js';
+import { detectors } from '../../detectors/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { BatchProcessor } from '../../src/pipeline/batch.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
@@ -100,5 +101,38 @@ describe('stream time', () => {
     // a real move forward takes several events, each at most the step
     for (let i = 1; i <= 4; i++) engine.process(enrich(T0 + 2 * 3_600_000, 'tfp1:keepDDDDDDDDDDDDDDDDDD'));
     expect(engine.watermarkMs).toBe(T0 + 25 * 60_000);
+  });
+});
+
+describe('found by the fuzz suite', () => {
+  const ghp = `ghp_${'Q7fLm2Xp9RtV4sNb8KcW1zYd3HgJ6aEu0iOo'}`;
+  const core = () => new BatchProcessor({ config: loadConfig(detectors, {}), detectors, log: pino({ level: 'silent' }), metrics: new Metrics(), now: () => T0 + 3_600_000 });
+  const dlqOf = (out: ReturnType<BatchProcessor['process']>) => out.records.filter((r) => r.topic === 'tokenwatch.dlq').map((r) => String(r.value));
+
+  it('a secret in the message key, in any encoding, never reaches the DLQ record', () => {
+    for (const key of ['sk_%6C%69ve_Q7fLm2Xp9RtV4sNb8KcW1zYd', Buffer.from(ghp).toString('base64'), ghp.replace('h', '\\u0068')]) {
+      const out = core().process('in', 0, [{ key, value: Buffer.from('not json'), offset: '0', timestamp: '0', headers: {} }]);
+      const [rec] = dlqOf(out);
+      expect(rec).toBeDefined();
+      expect(rec).not.toContain('Q7fLm2Xp9RtV4sNb8KcW1zYd');
+    }
+  });
+
+  it('a not-JSON message hiding a secret behind \\u escapes is withheld, not echoed', () => {
+    const hidden = ghp.replace(/(.)(.)(.)/g, (_m, a: string, b: string, c: string) => `${a}${b}\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    for (const value of [`\ufeff{"note":"${hidden}"}`, `{"note":"${hidden}"`, `{"note":"${hidden}"} x`]) {
+      const [rec] = dlqOf(core().process('in', 0, [{ key: null, value: Buffer.from(value), offset: '0', timestamp: '0', headers: {} }]));
+      const r = JSON.parse(rec!) as { reason: string; excerpt: string; payload?: string };
+      expect(r.reason).toBe('not_json');
+      for (const text of [r.excerpt, r.payload ?? '']) {
+        expect(text.replace(/\\u([0-9a-f]{4})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)))).not.toContain('Q7fLm2Xp9RtV4sNb8KcW1zYd');
+      }
+    }
+  });
+
+  it('a lone surrogate in a tenant or key id does not push the event out of every detector', () => {
+    const e = { ...event({ ts: T0, fp: 'tfp1:loneSurrogateAAAAAAAAA', cred: { type: 'api_key', key_id: 'k\ud800' } as never }), tenant: 'acme\ud800' };
+    const out = core().process('in', 0, [{ key: null, value: Buffer.from(JSON.stringify(e)), offset: '0', timestamp: '0', headers: {} }]);
+    expect(dlqOf(out).map((r) => (JSON.parse(r) as { detail: string }).detail)).toEqual([]);
   });
 });

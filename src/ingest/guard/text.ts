@@ -11,7 +11,7 @@
  * - `redactValue` deep-copies a value (a log object) with credential-bearing keys redacted.
  */
 import { credentialName, isFingerprint, isPlaceholder, looksRandom } from './names.js';
-import { mergeHits, scanForSecrets, type SecretHit } from './scan.js';
+import { mergeHits, percentDecode, scanForSecrets, unescapeJson, type SecretHit } from './scan.js';
 import { redactionMarker, type SecretReason } from './reasons.js';
 
 function applyHits(raw: string, hits: readonly SecretHit[]): string {
@@ -132,7 +132,21 @@ export function redactText(raw: string, maxChars = MAX_TEXT_CHARS): string {
     if (out.length > maxChars) break;
   }
   if (raw.length > text.length && out.length <= maxChars) out += '…';
-  return out.length > maxChars ? cut(out, maxChars) : out;
+  return withheldIfEscaped(out.length > maxChars ? cut(out, maxChars) : out);
+}
+
+/** What a redacted text becomes when a secret still hides behind its escapes. */
+export const WITHHELD_MARKER = '[REDACTED: text withheld — a secret behind JSON or percent escapes]';
+
+/**
+ * Fails closed on text whose redaction left a secret behind JSON (`\u0067hp_…`) or percent
+ * (`sk_%6C…`) escapes: a text that does not parse as JSON is not decoded by the guard, so its
+ * decoded views are checked here, and such a text is withheld whole.
+ */
+function withheldIfEscaped(red: string): string {
+  if (red.includes('\\') && scanForSecrets(unescapeJson(red)).length > 0) return WITHHELD_MARKER;
+  if (red.includes('%') && scanForSecrets(percentDecode(red)).length > 0) return WITHHELD_MARKER;
+  return red;
 }
 
 /** A `redactText` excerpt of at most `maxChars` (default 512). Only the text's beginning is read. */
