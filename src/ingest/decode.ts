@@ -24,6 +24,8 @@ import {
   guardJson,
   PRIORITY,
   redactText,
+  percentDecode,
+  unescapeJson,
   SECRET_REASONS,
   textExcerpt,
   type FieldFinding,
@@ -160,12 +162,18 @@ export const MAX_BATCH_BYTES = 1024 * 1024;
 
 type Parsed = { ok: true; json: unknown; text: string } | { ok: false; decoded: Decoded };
 
+/** Text with JSON escapes (`\\u0067`, nested ones too) and then percent escapes undone: what a reader of the text would see. */
+function escapesUndone(text: string): string {
+  const a = text.includes('\\') ? unescapeJson(text) : text;
+  return a.includes('%') ? percentDecode(a) : a;
+}
+
 /** Size → white space → JSON, shared by {@link decode} and {@link decodeAll}. */
 function parse(value: Buffer | null, maxBytes: number): Parsed {
   const no = (d: Decoded): Parsed => ({ ok: false, decoded: d });
   if (value === null || value.length === 0) return no({ ok: false, reason: 'empty', detail: 'message has no value', excerpt: '' });
   if (value.length > maxBytes) {
-    const head = value.subarray(0, 4096).toString('utf8');
+    const head = escapesUndone(value.subarray(0, 4096).toString('utf8'));
     return no({ ok: false, reason: 'too_large', detail: `${value.length} bytes > ${maxBytes}`, excerpt: textExcerpt(head + (value.length > 4096 ? '…' : ''), 512) });
   }
   const text = value.toString('utf8');
@@ -175,7 +183,10 @@ function parse(value: Buffer | null, maxBytes: number): Parsed {
   } catch (e) {
     // V8's message quotes a piece of the input: drop the quote, keep the position
     const why = (e as Error).message.replace(/, "(?:[^"\\]|\\.)*"(?:\.\.\.)? is not valid JSON/, ' (not valid JSON)').replace(/Unexpected token '[^']*'/, 'Unexpected character');
-    return no({ ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(text, 512), redacted: redactText(text) });
+    // not parsed, so not decoded by the guard: the excerpt and payload show the text with its JSON
+    // and percent escapes undone, and are redacted on that view (a secret behind escapes is seen)
+    const view = escapesUndone(text);
+    return no({ ok: false, reason: 'not_json', detail: redactText(why, 200), excerpt: textExcerpt(view, 512), redacted: redactText(view) });
   }
 }
 
