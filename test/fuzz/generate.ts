@@ -6,6 +6,7 @@
  */
 import { event, replayAttack } from '../fixtures/events.js';
 import type { AccessEventInput } from '../../schemas/event.js';
+import { Rng } from '../support/random.js';
 
 export interface FuzzInput {
   /** index in the generated list */
@@ -31,33 +32,7 @@ export function seedFromEnv(): number {
   return env ? Number(env) >>> 0 : randomSeed;
 }
 
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
-  }
-  /** mulberry32 */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  str(n: number, alphabet: string): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += alphabet[this.int(alphabet.length)];
-    return s;
-  }
-}
+export { Rng };
 
 const UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LO = 'abcdefghijklmnopqrstuvwxyz';

@@ -18,6 +18,7 @@ import { producerKey } from '../../schemas/keys.js';
 import type { AccessEventInput } from '../../schemas/event.js';
 import { BERLIN, FIXTURE_EXP, FRANKFURT_DC } from '../fixtures/events.js';
 import { T0 } from '../support/services.js';
+import { Rng as BaseRng } from '../support/random.js';
 
 /** The seed used when TOKENWATCH_FUZZ_SEED is not set. */
 export const DEFAULT_SEED = 20261204;
@@ -42,32 +43,8 @@ const B64URL = ALNUM + '-_';
 const B64 = ALNUM + '+/';
 const HEX = '0123456789abcdef';
 
-/** mulberry32: small, fast, seedable. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  str(n: number, alphabet = ALNUM): string {
-    let s = '';
-    for (let i = 0; i < n; i++) s += alphabet[this.int(alphabet.length)];
-    return s;
-  }
+/** The shared seeded generator, plus text that looks random (upper, lower and a digit). */
+export class Rng extends BaseRng {
   /** Random text over `alphabet` that has upper case, lower case and a digit (looks random). */
   mixed(n: number, alphabet = ALNUM): string {
     for (;;) {

@@ -22,13 +22,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
-import { freePort, need, rawRequest, ROOT, run, start, stopAll, waitFor, type RawResponse } from './helpers.js';
+import { fakeJwt, freePort, freeUdpPort, kcatTail, need, rawRequest, ROOT, run, stopAll, waitFor, type KafkaTail, type RawResponse } from './helpers.js';
 import { teardown, testEnv, type TestEnv } from '../support/services.js';
 import { spawnRun, spawnTokenwatch, type Child } from '../support/processes.js';
 import { alertRows, queryRows } from '../support/clickhouse.js';
@@ -44,13 +43,6 @@ const GATEWAY = join(ROOT, 'scripts/gateway.sh');
 const OWNER = { ip: '81.2.69.160', asn: 20712, ua: 'acme-mobile/4.2 (iPhone; iOS 18.1)' };
 const THIEF = { ip: '2.125.160.216', asn: 5607, ua: 'python-requests/2.32.3' };
 const BENIGN = { ip: '89.160.20.112', asn: 29518, ua: 'acme-web/7.0 (Macintosh)' };
-
-const b64u = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-/** A JWT-shaped fake access token (random kid and signature, never valid anywhere). */
-function fakeJwt(claims: Record<string, unknown>): string {
-  const header = b64u(JSON.stringify({ alg: 'RS256', kid: `loop-${randomBytes(6).toString('hex')}` }));
-  return `${header}.${b64u(JSON.stringify(claims))}.${randomBytes(32).toString('base64url')}`;
-}
 
 const exp = Math.floor(Date.now() / 1000) + 3600;
 const STOLEN = fakeJwt({ sub: `victim-${RUN}`, sid: `sess-victim-${RUN}`, jti: randomBytes(8).toString('hex'), exp, client_id: 'acme-mobile' });
@@ -72,29 +64,6 @@ let ports: { nginx: number; bridge: number; syslog: number; upstream: number };
 let bridge: Child;
 let processor: Child;
 let gatewayUp = false;
-
-/** A live kcat tail of a topic: records (timestamp, key, value) with the wall-clock time each arrived here. */
-interface Tail {
-  records: Array<{ at: number; ts: number; key: string; value: string }>;
-  output: () => string;
-}
-function tail(topic: string): Tail {
-  const records: Tail['records'] = [];
-  const k = start('kcat', ['-C', '-b', BROKERS, '-t', topic, '-o', 'beginning', '-u', '-q', '-f', '%T\\t%k\\t%s\\n'], { env });
-  let buffered = '';
-  k.stdout?.on('data', (d: Buffer) => {
-    const at = Date.now();
-    buffered += d.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const [ts = '', key = '', ...rest] = line.split('\t');
-      records.push({ at, ts: Number(ts), key, value: rest.join('\t') });
-    }
-  });
-  return { records, output: () => k.output() };
-}
 
 /** Every record of a topic as kcat prints it (key TAB value), read to the end; '' when the topic does not exist. */
 async function dump(topic: string): Promise<string> {
@@ -134,19 +103,8 @@ function filesUnder(root: string): Record<string, string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let nginxTail: Tail;
-let denyTail: Tail;
+let nginxTail: KafkaTail;
+let denyTail: KafkaTail;
 
 beforeAll(async () => {
   need('kcat', 'apt-get install -y kcat (scripts/services.sh installs it)');
@@ -182,8 +140,8 @@ beforeAll(async () => {
   gateway('up');
   processor = spawnRun(t, 'loop-run');
   await processor.ready(60_000);
-  nginxTail = tail(TOPIC);
-  denyTail = tail(t.denylist);
+  nginxTail = kcatTail(TOPIC, { brokers: BROKERS, env });
+  denyTail = kcatTail(t.denylist, { brokers: BROKERS, env });
 }, 900_000);
 
 afterAll(async () => {

@@ -4,6 +4,8 @@
  * process bookkeeping so every suite stops what it started.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { createServer, connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -128,4 +130,49 @@ export async function waitFor(what: string, ms: number, probe: () => Promise<boo
 /** Credentials a log must never contain: the stripped values long enough not to occur by chance. */
 export function secretsOf(credentials: string[]): string[] {
   return credentials.map((c) => c.trim().replace(/^bearer(?:\s+|$)/i, '').trim()).filter((c) => c.length >= 8);
+}
+
+/** A free UDP port on 127.0.0.1 (the syslog listener of the loop). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const b64u = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+
+/** A JWT-shaped fake access token (random kid and signature): valid nowhere, fingerprinted like a real one. */
+export function fakeJwt(claims: Record<string, unknown>): string {
+  const header = b64u(JSON.stringify({ alg: 'RS256', kid: `loop-${randomBytes(6).toString('hex')}` }));
+  return `${header}.${b64u(JSON.stringify(claims))}.${randomBytes(32).toString('base64url')}`;
+}
+
+/** A live kcat tail of a topic: each record (Kafka timestamp, key, value) with `clock()` when it arrived here. */
+export interface KafkaTail {
+  records: Array<{ at: number; ts: number; key: string; value: string }>;
+  output: () => string;
+}
+
+export function kcatTail(topic: string, opts: { brokers: string; env?: NodeJS.ProcessEnv; clock?: () => number }): KafkaTail {
+  const clock = opts.clock ?? Date.now;
+  const records: KafkaTail['records'] = [];
+  const k = start('kcat', ['-C', '-b', opts.brokers, '-t', topic, '-o', 'beginning', '-u', '-q', '-f', '%T\\t%k\\t%s\\n'], { env: opts.env });
+  let buffered = '';
+  k.stdout?.on('data', (d: Buffer) => {
+    const at = clock();
+    buffered += d.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const [ts = '', key = '', ...rest] = line.split('\t');
+      records.push({ at, ts: Number(ts), key, value: rest.join('\t') });
+    }
+  });
+  return { records, output: () => k.output() };
 }

@@ -11,13 +11,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
-import { freePort, need, rawRequest, ROOT, run, start, stop, stopAll, waitFor } from './helpers.js';
+import { fakeJwt, freePort, freeUdpPort, kcatTail, need, rawRequest, ROOT, run, start, stop, stopAll, waitFor, type KafkaTail } from './helpers.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const KEY = 'loop-' + randomBytes(16).toString('hex');
@@ -33,23 +32,6 @@ const LOG_KEYS = [
   'tw_route', 'tw_issued_fp', 'tw_issued_access_fp',
 ];
 
-async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const b64u = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
-/** A JWT-shaped fake access token (random signature, never valid anywhere). */
-function fakeJwt(claims: Record<string, unknown>): string {
-  return `${b64u('{"alg":"RS256","kid":"loop-test"}')}.${b64u(JSON.stringify(claims))}.${randomBytes(32).toString('base64url')}`;
-}
-
 interface Sent {
   requestId: string;
   sentAt: number;
@@ -63,9 +45,9 @@ interface Sent {
 let env: NodeJS.ProcessEnv;
 let ports: { nginx: number; bridge: number; syslog: number; upstream: number };
 let bridge: ReturnType<typeof start> | undefined;
-/** Kafka records as kcat prints them (key TAB value), with the time each arrived here. */
-const arrived: Array<{ at: number; key: string; value: string }> = [];
-let kcat: ReturnType<typeof start> | undefined;
+/** Kafka records of the gateway topic as kcat reads them, with performance.now() when each arrived here. */
+let kcat: KafkaTail | undefined;
+const arrived = (): KafkaTail['records'] => kcat?.records ?? [];
 
 function gateway(cmd: string, extra: NodeJS.ProcessEnv = {}): string {
   return run('bash', [GATEWAY, cmd], { env: { ...env, ...extra }, timeoutMs: 120_000 });
@@ -103,19 +85,7 @@ beforeAll(async () => {
   };
   await startBridge();
   gateway('up');
-  kcat = start('kcat', ['-C', '-b', BROKERS, '-t', TOPIC, '-o', 'beginning', '-u', '-q', '-f', '%k\\t%s\\n'], { env });
-  let buffered = '';
-  kcat.stdout?.on('data', (d: Buffer) => {
-    const at = performance.now();
-    buffered += d.toString('utf8');
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const tab = line.indexOf('\t');
-      arrived.push({ at, key: line.slice(0, tab), value: line.slice(tab + 1) });
-    }
-  });
+  kcat = kcatTail(TOPIC, { brokers: BROKERS, env, clock: () => performance.now() });
 }, 900_000);
 
 afterAll(async () => {
@@ -131,7 +101,7 @@ afterAll(async () => {
 }, 120_000);
 
 function recordOf(s: Sent) {
-  return arrived.find((a) => a.value.includes(`"request_id":"${s.requestId}"`));
+  return arrived().find((a) => a.value.includes(`"request_id":"${s.requestId}"`));
 }
 
 describe('gateway loop: NGINX → syslog → rsyslog omkafka → Kafka', () => {
@@ -162,7 +132,7 @@ describe('gateway loop: NGINX → syslog → rsyslog omkafka → Kafka', () => {
     sent.push(await send('/v1/public', [], '203.0.113.7', '', ''));
 
     for (const s of sent) expect(s.status, s.requestId).toBe(200);
-    await waitFor('records in Kafka', 20_000, () => sent.every((s) => recordOf(s)), () => `${arrived.length} records so far; kcat: ${kcat?.output()}`);
+    await waitFor('records in Kafka', 20_000, () => sent.every((s) => recordOf(s)), () => `${arrived().length} records so far; kcat: ${kcat?.output()}`);
 
     const latencies: number[] = [];
     for (const s of sent) {
@@ -189,7 +159,7 @@ describe('gateway loop: NGINX → syslog → rsyslog omkafka → Kafka', () => {
       }
     }
     // no raw credential anywhere: not the token, not its payload or signature segment
-    const all = arrived.map((a) => `${a.key}\t${a.value}`).join('\n');
+    const all = arrived().map((a) => `${a.key}\t${a.value}`).join('\n');
     for (const s of sent.filter((x) => x.raw)) {
       for (const part of [s.raw, ...s.raw.split('.').slice(1)].filter((p) => p.length >= 16)) {
         expect(all.includes(part), 'a raw credential reached Kafka').toBe(false);

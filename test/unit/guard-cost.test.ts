@@ -9,17 +9,8 @@ import { decode } from '../../src/ingest/decode.js';
 import { guardJson, scanForSecrets } from '../../src/ingest/guard.js';
 import { MAX_JWT_HEADER_PARSES } from '../../src/ingest/guard/scan.js';
 import { MAX_BASE64_DECODES } from '../../src/ingest/guard/event.js';
+import { ALNUM, rnd } from '../support/random.js';
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-function rnd(n: number, seed: number, alphabet = ALNUM): string {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    s += alphabet[(x >>> 16) % alphabet.length];
-  }
-  return s;
-}
 const b64url = (s: string): string => Buffer.from(s).toString('base64url');
 
 const jwt = [b64url('{"alg":"HS256","typ":"JWT"}'), b64url('{"sub":"user-42","exp":1796032800}'), rnd(43, 1, ALNUM + '-_')].join('.');

@@ -14,6 +14,7 @@ import {
   scanForSecrets,
   type SecretReason,
 } from '../../src/ingest/guard.js';
+import { rnd } from '../support/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Generators
@@ -22,16 +23,6 @@ const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const DIGITS = '0123456789';
 
-/** Deterministic pseudo-random string over `alphabet` (varied, so leak checks by window are sharp). */
-function rnd(n: number, seed: number, alphabet = UPPER + LOWER + DIGITS): string {
-  let x = (seed * 2654435761) >>> 0 || 1;
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    s += alphabet[(x >>> 16) % alphabet.length];
-  }
-  return s;
-}
 
 const FP_KEY = 'test-only-fingerprint-key';
 /** A real tfp1 fingerprint (DESIGN §2) of a made-up credential. */
