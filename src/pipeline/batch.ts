@@ -30,6 +30,20 @@ import { METRICS } from '../telemetry/catalogue.js';
 
 type Message = BusBatch['messages'][number];
 
+/**
+ * Decodes one Kafka message into the events it carries, the same way in every stage that reads
+ * input (this batch, the re-keying stage): its topic's format, the source position as the
+ * adapters' fallback and as the stable substitute for a secret-bearing request id.
+ */
+export function decodeMessage(m: Message, source: SourceRef, format: InputFormat, now: () => number): Decoded[] {
+  return decodeAll(m.value, {
+    now,
+    idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
+    format,
+    source: { ...source, timestampMs: Number(m.timestamp) || undefined },
+  });
+}
+
 export interface ProcessorDeps {
   config: Config;
   detectors: readonly Detector[];
@@ -115,10 +129,9 @@ export class BatchProcessor {
       const source: SourceRef = m.headers[SRC_TOPIC_HEADER]
         ? { topic: m.headers[SRC_TOPIC_HEADER]!, partition: Number(m.headers[SRC_PARTITION_HEADER]), offset: m.headers[SRC_OFFSET_HEADER] ?? '' }
         : { topic, partition, offset: m.offset };
-      const idSubstitute = `${source.topic}/${source.partition}/${source.offset}`;
       let decoded: Decoded[];
       try {
-        decoded = decodeAll(m.value, { now, idSubstitute, format, source: { ...source, timestampMs: Number(m.timestamp) || undefined } });
+        decoded = decodeMessage(m, source, format, now);
       } catch (e) {
         decoded = [];
         this.failed(out, e, 'decode', undefined, source, m, topic, partition);

@@ -8,10 +8,9 @@
 import { createHash } from 'node:crypto';
 import { rekeyKey } from '../../schemas/keys.js';
 import type { SourceRef } from '../detect/contract.js';
-import { decodeAll } from '../ingest/decode.js';
 import type { AccessEvent } from '../../schemas/event.js';
 import type { BusConsumer, BusProducer, BusRecord } from '../io/bus.js';
-import type { ProcessorDeps } from './batch.js';
+import { decodeMessage, type ProcessorDeps } from './batch.js';
 import { DeadLetters } from './dead-letter.js';
 import type { ConsumerHealth } from './health.js';
 import { retrySink } from './retry.js';
@@ -63,13 +62,7 @@ export class Rekeyer {
       let forwarded = 0;
       for (const m of b.messages) {
         const source: SourceRef = { topic: b.topic, partition: b.partition, offset: m.offset };
-        const all = decodeAll(m.value, {
-          now,
-          idSubstitute: `${source.topic}/${source.partition}/${source.offset}`,
-          format: formats.get(b.topic) ?? 'canonical',
-          source: { ...source, timestampMs: Number(m.timestamp) || undefined },
-        });
-        for (const d of all) {
+        for (const d of decodeMessage(m, source, formats.get(b.topic) ?? 'canonical', now)) {
           const letter = deadLetters.ofDecoded(d, source, m);
           if (letter) dead.push(letter);
           if (!d.ok) continue;
