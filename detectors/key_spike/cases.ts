@@ -1,115 +1,15 @@
 /**
- * Case table of `key_spike`. Cases need hundreds of events, so they are built with the small
- * {@link CaseEvents} helper: traffic per key and minute, evenly spread over each minute, merged in
- * time order. Event ids read `<tag>.m<minute>.<i>`: the i-th (0-based) event of that key (tag) whose
- * event time falls in minute <minute> of the case, in processing order — so a finding expected when
- * the count of minute 10 reaches 101 has trigger `k1.m10.100`.
+ * Case table of `key_spike` (events built with {@link CaseEvents}, see case_events.ts for the id
+ * scheme: the 101st request of minute 10 of key k1 is `k1.m10.100`).
  *
  * Defaults (config.ts): minRatePerMin 60, spreadK 6, baselineRatio 5, baselineHalfLifeMin 7,
- * minHistoryMin 5. A steady key at 20/min has baseline 20 and spread √20 ≈ 4.47, so its threshold is
- * max(60, 20 + 6·4.47 = 46.8, 5·20 = 100) = 100: the 101st request of a minute fires.
+ * minHistoryMin 5, newKeyMinNetworks 3. A steady key at 20/min has baseline 20 and spread √20 ≈ 4.47,
+ * so its threshold is max(60, 20 + 6·4.47 = 46.8, 5·20 = 100) = 100: the 101st request of a minute fires.
  */
-import type { DetectorCaseEvent, ExpectedFinding } from '../../src/detect/contract.js';
+import { CaseEvents, type KeySpikeCase, type Sender, fpOf, hammered } from './case_events.js';
+import { networkCases } from './network_cases.js';
 
-export interface KeySpikeCase {
-  name: string;
-  kind: 'fires' | 'quiet' | 'boundary';
-  config?: Record<string, unknown>;
-  events: DetectorCaseEvent[];
-  expect: ExpectedFinding[];
-  /** for fires cases: event time (s) the attack starts; the finding must come within 120 s of it */
-  attackStartSec?: number;
-}
-
-/** Who sends a stream of requests. */
-export interface Sender {
-  keyId: string;
-  tenant?: string;
-  route?: string;
-  /** prefix of the event ids (default: keyId) */
-  tag?: string;
-  /** client addresses, used in turn */
-  ips?: string[];
-  credType?: 'api_key' | 'access_token';
-  /** omit cred.key_id (the key is then known by its fingerprint) */
-  noKeyId?: boolean;
-}
-
-interface Item {
-  at: number;
-  s: Sender;
-}
-
-export const TENANT = 'acme';
-
-/** A valid tfp1-shaped fingerprint for a test key id. */
-export function fpOf(keyId: string): string {
-  return `tfp1:${(keyId + '_'.repeat(22)).slice(0, 22)}`;
-}
-
-/** Builds the events of one case. */
-export class CaseEvents {
-  private items: Item[] = [];
-  private inserts: Array<{ afterSec: number; items: Item[] }> = [];
-
-  /** `counts[j]` requests in minute `fromMin + j`, evenly spread over that minute. */
-  perMinute(s: Sender, counts: readonly number[], fromMin = 0): this {
-    counts.forEach((n, j) => {
-      for (let i = 0; i < n; i++) this.items.push({ at: (fromMin + j) * 60 + ((i + 0.5) * 60) / n, s });
-    });
-    return this;
-  }
-
-  /** `perMin` requests every minute for `minutes` minutes from minute `fromMin`. */
-  steady(s: Sender, perMin: number, minutes: number, fromMin = 0): this {
-    return this.perMinute(s, Array.from({ length: minutes }, () => perMin), fromMin);
-  }
-
-  /** Requests at `perMin` per minute, evenly spread over [fromSec, toSec). */
-  rate(s: Sender, perMin: number, fromSec: number, toSec: number): this {
-    const n = Math.round((perMin * (toSec - fromSec)) / 60);
-    for (let i = 0; i < n; i++) this.items.push({ at: fromSec + ((i + 0.5) * (toSec - fromSec)) / n, s });
-    return this;
-  }
-
-  /** Requests with the given event times, delivered (in this order) right after every request up to `afterSec`. */
-  lateAfter(s: Sender, ats: readonly number[], afterSec: number): this {
-    this.inserts.push({ afterSec, items: ats.map((at) => ({ at, s })) });
-    return this;
-  }
-
-  build(): DetectorCaseEvent[] {
-    const ordered = [...this.items].sort((a, b) => a.at - b.at);
-    for (const ins of this.inserts) {
-      let i = ordered.findIndex((it) => it.at > ins.afterSec);
-      if (i < 0) i = ordered.length;
-      ordered.splice(i, 0, ...ins.items);
-    }
-    const seq = new Map<string, number>();
-    const sent = new Map<Sender, number>();
-    return ordered.map(({ at, s }) => {
-      const tag = s.tag ?? s.keyId;
-      const bucket = `${tag}.m${Math.floor(at / 60)}`;
-      const i = seq.get(bucket) ?? 0;
-      seq.set(bucket, i + 1);
-      const n = sent.get(s) ?? 0;
-      sent.set(s, n + 1);
-      const ips = s.ips ?? ['81.2.69.160'];
-      return {
-        at: Math.round(at * 1000) / 1000,
-        id: `${bucket}.${i}`,
-        ip: ips[n % ips.length]!,
-        ...(s.route ? { route: s.route } : {}),
-        ...(s.tenant === undefined ? { tenant: TENANT } : s.tenant === '' ? {} : { tenant: s.tenant }),
-        cred: {
-          type: s.credType ?? 'api_key',
-          fp: fpOf(s.keyId),
-          ...(s.noKeyId ? {} : { key_id: s.keyId }),
-        },
-      };
-    });
-  }
-}
+export { CaseEvents, TENANT, fpOf, hammered, type KeySpikeCase, type Sender } from './case_events.js';
 
 const k1: Sender = { keyId: 'k1' };
 const k2: Sender = { keyId: 'k2' };
@@ -163,28 +63,28 @@ export const cases: KeySpikeCase[] = [
     attackStartSec: 960,
   },
   {
-    name: 'new key of a tenant with established keys floods (20/min → 200/min): judged against the tenant prior',
+    name: 'new key of a tenant with established keys floods (20/min → 200/min) from five ASNs: judged against the tenant prior',
     kind: 'fires',
     events: new CaseEvents()
       .steady(k1, 20, 16)
       .steady(k2, 20, 16)
       .steady(k3, 20, 16)
       .steady(k9, 20, 3, 8)
-      .steady(leaked('k9'), 200, 4, 11)
+      .steady(hammered('k9'), 200, 4, 11)
       .build(),
-    // prior: median 20/min, MAD 0 → spread √20, threshold 100. The key gets its own baseline at
-    // minute 13, still flooding: same episode, no second finding.
+    // prior: median 20/min, MAD 0 → spread √20, threshold 100; five networks in the minute. The key
+    // gets its own baseline at minute 13, still flooding: same episode, no second finding.
     expect: [{ severity: 'high', trigger: 'k9.m11.100', revokes: ['api_key:k9'], summaryIncludes: 'new API key k9' }],
     attackStartSec: 660,
   },
   {
-    name: 'fresh key whose very first requests are a 50× flood over the tenant prior (4/min → 200/min)',
+    name: 'fresh key whose very first requests are a 50× flood over the tenant prior (4/min → 200/min) from five ASNs',
     kind: 'fires',
     events: new CaseEvents()
       .steady(k1, 4, 8)
       .steady(k2, 4, 8)
       .steady(k3, 4, 8)
-      .steady(leaked('k9'), 200, 2, 6)
+      .steady(hammered('k9'), 200, 2, 6)
       .build(),
     expect: [{ severity: 'high', trigger: 'k9.m6.60', revokes: ['api_key:k9'], summaryIncludes: 'tenant prior' }],
     attackStartSec: 360,
@@ -329,4 +229,5 @@ export const cases: KeySpikeCase[] = [
     events: new CaseEvents().steady(k1, 20, 10).steady(k2, 20, 10).steady(k3, 20, 10).steady(k9, 100, 1, 8).build(),
     expect: [],
   },
+  ...networkCases,
 ];

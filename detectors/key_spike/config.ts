@@ -3,6 +3,7 @@
  * description and its unit in the name. Counts are per 1-minute event-time bucket.
  */
 import { z } from 'zod';
+import { SAMPLE_VALUES } from './state.js';
 
 export const configSchema = z
   .object({
@@ -103,6 +104,19 @@ export const configSchema = z
       .describe(
         'Active key-minutes the tenant prior must have seen before it is used; until then new keys have no ' +
           'baseline and are not judged. Default 10.',
+      ),
+    newKeyMinNetworks: z
+      .number()
+      .int()
+      .min(1)
+      .max(SAMPLE_VALUES)
+      .default(3)
+      .describe(
+        'Distinct networks (the ASN when known, else the IPv4 /24 or IPv6 /48; a trusted egress CIDR is one) a new ' +
+          "key's over-threshold minute must come from before it fires against the tenant prior. A new deployment " +
+          'going live at a high rate is one network (two for a company with two egress providers); a leaked key is ' +
+          `hammered from many. Counted within the minute, up to ${SAMPLE_VALUES}; 1 turns the spread rule off. ` +
+          'Keys judged by their own history are not affected. Default 3.',
       ),
     maxKeysPerTenant: z
       .number()

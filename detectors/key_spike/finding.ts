@@ -3,7 +3,7 @@
  */
 import { type EnrichedEvent, type Finding, type Revocation } from '../../src/detect/contract.js';
 import { type KeySpikeConfig } from './config.js';
-import { SAMPLE_IDS, Sample, TenantPrior } from './state.js';
+import { SAMPLE_IDS, SAMPLE_VALUES, Sample, TenantPrior } from './state.js';
 import { Threshold, iso, keyIdentity, round2 } from './minutes.js';
 
 export interface Judgement {
@@ -17,6 +17,8 @@ export interface Judgement {
   sample: Sample;
   /** the key's total in the minute, for a route finding */
   keyCount?: number;
+  /** new-key rule: distinct networks counted in the minute (at most SAMPLE_VALUES) and the minimum */
+  networks?: { counted: number; min: number };
 }
 
 export function buildFinding(e: EnrichedEvent, tenant: string, j: Judgement, cfg: KeySpikeConfig): Finding {
@@ -31,7 +33,8 @@ export function buildFinding(e: EnrichedEvent, tenant: string, j: Judgement, cfg
   const where = j.scope === 'key_route' ? ` on ${j.route}` : '';
   const basis =
     j.scope === 'new_key'
-      ? `tenant prior ${round2(t.baselinePerMin)}/min from ${j.prior?.keyMinutes ?? 0} key-minutes`
+      ? `tenant prior ${round2(t.baselinePerMin)}/min from ${j.prior?.keyMinutes ?? 0} key-minutes` +
+        (j.networks ? `; ${j.networks.counted} network${j.networks.counted === 1 ? '' : 's'}, min ${j.networks.min}` : '')
       : `baseline ${round2(t.baselinePerMin)}/min over ${j.historyMinutes} min`;
   const summary =
     `${who}${where}: ${j.count} requests in the minute from ${iso(j.minute).slice(11, 16)}Z, ` +
@@ -71,6 +74,15 @@ export function buildFinding(e: EnrichedEvent, tenant: string, j: Judgement, cfg
   if (j.scope === 'key_route') {
     evidence.route = j.route;
     evidence.keyCountInMinute = j.keyCount;
+  }
+  if (j.networks) {
+    evidence.networkSpread = {
+      networks: j.networks.counted,
+      newKeyMinNetworks: j.networks.min,
+      countedUpTo: SAMPLE_VALUES,
+      unit: 'ASN when known, else IPv4 /24 or IPv6 /48',
+      sample: [...(s.nets ?? [])],
+    };
   }
   if (j.prior) {
     evidence.prior = {

@@ -36,6 +36,7 @@ export {
   DETECTOR_ID,
   HOT_CLIP_SPREADS,
   MINUTE_MS,
+  SAMPLE_VALUES,
   STATE_LAYOUT,
   TENANT_SHARDS,
   upgradeState,

@@ -8,6 +8,7 @@ import { configSchema } from './config.js';
 import detector, {
   DETECTOR_ID,
   MINUTE_MS,
+  SAMPLE_VALUES,
   STATE_LAYOUT,
   TENANT_SHARDS,
   normaliseRoute,
@@ -98,7 +99,7 @@ describe('key_spike case table', () => {
 });
 
 describe('key_spike state', () => {
-  const sample = cases.filter((c) => /new key of a tenant with|one route|late events|two floods|noisy key \(/.test(c.name));
+  const sample = cases.filter((c) => /new key of a tenant with|one route|late events|two floods|noisy key \(|just at the spread|from 30 s into/.test(c.name));
 
   it('updates its state in place without reaching into findings already made', () => {
     for (const c of sample) {
@@ -168,6 +169,32 @@ describe('key_spike state', () => {
     expect(st.total.open.map((o) => o.m)).toEqual([...st.total.open.map((o) => o.m)].sort((a, b) => a - b));
   });
 
+  it('keeps the distinct networks of a new key\'s minute bounded, and none once the key is established', () => {
+    const b = new CaseEvents().steady({ keyId: 'k1' }, 20, 7);
+    const ips = Array.from({ length: 40 }, (_, i) => `81.${10 + i}.1.1`);
+    b.steady({ keyId: 'k9', ips }, 80, 1, 6);
+    const mid = run(caseEvents(b.build())).states.get('tenant:acme') as TenantState;
+    const nets = mid.shards.flatMap((sh) => Object.values(sh)).flatMap((k) => k.open.map((o) => o.s?.nets?.length ?? 0));
+    expect(Math.max(...nets)).toBe(SAMPLE_VALUES);
+    const later = run(caseEvents(b.steady({ keyId: 'k9' }, 5, 6, 7).build())).states.get('tenant:acme') as TenantState;
+    for (const k of later.shards.flatMap((sh) => Object.values(sh))) for (const o of k.open) expect(o.s).toBeUndefined();
+  });
+
+  it('counts networks from where it is in a state restored from before they were counted (no nets)', () => {
+    const c = cases.find((x) => x.name.startsWith('just at the spread'))!;
+    let stripped = 0;
+    const strip = (st: KeySpikeState): KeySpikeState => {
+      // once, 10 s into the new key's first minute: as if restored from a state written before
+      if (st.kind !== 'tenant' || stripped > 0 || st.maxTs < CASE_EPOCH_MS + 370_000) return st;
+      for (const k of st.shards.flatMap((sh) => Object.values(sh))) for (const o of k.open) if (o.s) delete o.s.nets;
+      stripped += 1;
+      return st;
+    };
+    const { findings } = drive(detector, caseEvents(c.events), { restore: strip });
+    expect(stripped).toBe(1);
+    expect(findings.map((f) => f.trigger.id)).toEqual(['k9c.m6.0']);
+  });
+
   it('ignores events later than the allowed lateness, and counts them', () => {
     const events = caseEvents(
       new CaseEvents()
@@ -215,6 +242,29 @@ describe('key_spike findings', () => {
     expect(f.key).toBe('tenant:acme');
     expect(f.evidence).toMatchObject({ scope: 'new_key', priorUsed: true, keyId: 'k9', baselinePerMin: 20 });
     expect((f.evidence.prior as { keyMinutes: number }).keyMinutes).toBeGreaterThanOrEqual(10);
+    expect(f.evidence.networkSpread).toEqual({
+      networks: 5,
+      newKeyMinNetworks: 3,
+      countedUpTo: SAMPLE_VALUES,
+      unit: 'ASN when known, else IPv4 /24 or IPv6 /48',
+      sample: ['AS60729', 'AS49505', 'AS206728', 'AS202425', 'AS49453'],
+    });
+    expect(f.summary).toContain('5 networks, min 3');
+  });
+
+  it('states the networks of a new key judged from fewer than newKeyMinNetworks, only when the rule is relaxed', () => {
+    const c = cases.find((x) => x.name.startsWith('new deployment: a brand-new key'))!;
+    expect(runCase(detector, c).findings).toEqual([]);
+    const relaxed = runCase(detector, { ...c, config: { newKeyMinNetworks: 1 } }).findings;
+    expect(relaxed.map((f) => f.trigger.id)).toEqual(['k9.m6.100']);
+    expect(relaxed[0]!.evidence.networkSpread).toMatchObject({ networks: 1, newKeyMinNetworks: 1, sample: ['81.2.69.0/24'] });
+    expect(relaxed[0]!.summary).toContain('1 network, min 1');
+  });
+
+  it('does not apply the network spread to keys judged by their own history', () => {
+    const f = runCase(detector, cases[0]!).findings[0]!;
+    expect(f.evidence.networkSpread).toBeUndefined();
+    expect(runCase(detector, { ...cases[0]!, config: { newKeyMinNetworks: 10 } }).findings.map((x) => x.trigger.id)).toEqual(['k1.m10.100']);
   });
 
   it('names the route of a key × route finding', () => {
@@ -267,6 +317,8 @@ describe('key_spike config and docs', () => {
   it('is strict, documented and defaulted', () => {
     expect(() => configSchema.parse({ minRate: 5 })).toThrow();
     expect(() => configSchema.parse({ stateIdleTtlMin: 5, minHistoryMin: 5 })).toThrow(/stateIdleTtlMin.*minHistoryMin/);
+    expect(() => configSchema.parse({ newKeyMinNetworks: SAMPLE_VALUES + 1 })).toThrow();
+    expect(() => configSchema.parse({ newKeyMinNetworks: 0 })).toThrow();
     const shape = configSchema.shape as Record<string, { description?: string }>;
     for (const [name, field] of Object.entries(shape)) {
       expect(field.description, name).toBeTruthy();

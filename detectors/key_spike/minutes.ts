@@ -148,5 +148,28 @@ export function sampleAdd(s: Sample | undefined, e: EnrichedEvent): Sample {
 }
 
 export function cloneSample(s: Sample): Sample {
-  return { ids: [...s.ids], src: [...s.src], ips: [...s.ips], countries: [...s.countries], asns: [...s.asns] };
+  const out: Sample = { ids: [...s.ids], src: [...s.src], ips: [...s.ips], countries: [...s.countries], asns: [...s.asns] };
+  if (s.nets !== undefined) out.nets = [...s.nets];
+  return out;
+}
+
+/**
+ * The network an event comes from, as the enricher saw it: `AS<asn>` when the ASN is known (0 is
+ * "unknown" in ASN databases), else the event's IPv4 /24 or IPv6 /48 (or trusted egress CIDR).
+ */
+export function networkOf(e: EnrichedEvent): string {
+  const asn = e.network?.asn ?? e.geo?.asn;
+  if (asn !== undefined && asn !== 0) return `AS${asn}`;
+  return e.network?.net ?? e.ip;
+}
+
+/**
+ * Adds the event's network to the sample's distinct networks (in place, at most SAMPLE_VALUES; a
+ * sample restored from a state written before networks were counted starts counting now); returns
+ * how many distinct networks the minute has.
+ */
+export function sampleAddNetwork(s: Sample, e: EnrichedEvent): number {
+  const nets = (s.nets ??= []);
+  addDistinctCapped(nets, networkOf(e), SAMPLE_VALUES);
+  return nets.length;
 }

@@ -10,7 +10,7 @@ export const DETECTOR_ID = 'key_spike';
 /** Bucket width: counts are per event-time minute. */
 export const MINUTE_MS = 60_000;
 
-/** Evidence sample bounds: first event ids (and their sources) of the minute, distinct IPs/countries/ASNs. */
+/** Evidence sample bounds: first event ids (and their sources) of the minute, distinct IPs/countries/ASNs/networks. */
 export const SAMPLE_IDS = 5;
 export const SAMPLE_VALUES = 10;
 
@@ -39,6 +39,11 @@ export interface Sample {
   ips: string[];
   countries: string[];
   asns: number[];
+  /**
+   * Distinct networks of the minute (`AS<asn>`, else the /24 or /48 prefix), at most SAMPLE_VALUES:
+   * the spread of the new-key rule. Kept by the tenant state only; absent in states written before it.
+   */
+  nets?: string[];
 }
 
 /** An empty evidence sample. */

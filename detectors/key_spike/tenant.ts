@@ -5,8 +5,8 @@
 import { type EnrichedEvent, type StepResult } from '../../src/detect/contract.js';
 import { alphaForHalfLife, dictDelete, dictGet, dictSet, fnv1a32, mad, median } from '../../src/detect/primitives/index.js';
 import { type KeySpikeConfig } from './config.js';
-import { KeySpikeState, MINUTE_MS, STATE_LAYOUT, TENANT_SHARDS, TenantState } from './state.js';
-import { cloneSample, countBefore, hasSample, keyIdentity, minuteOf, openAt, openInsert, sampleAdd, threshold } from './minutes.js';
+import { KeySpikeState, MINUTE_MS, STATE_LAYOUT, TENANT_SHARDS, TenantMinute, TenantState } from './state.js';
+import { cloneSample, countBefore, hasSample, keyIdentity, minuteOf, openAt, openInsert, sampleAdd, sampleAddNetwork, threshold } from './minutes.js';
 import { Judgement, buildFinding } from './finding.js';
 
 export function newTenant(e: EnrichedEvent, m: number): TenantState {
@@ -85,6 +85,17 @@ export function evictLeastRecent(st: TenantState): void {
   st.evictedKeys += 1;
 }
 
+/**
+ * Whether a new key's previous minute already met the new-key rule (rate and network spread), so
+ * the current one belongs to its episode. A minute whose sample predates network counting (state
+ * of an earlier layout) is taken at its count alone, as it was judged then.
+ */
+function wasHot(prev: TenantMinute | undefined, thresholdPerMin: number, cfg: KeySpikeConfig): boolean {
+  if (prev === undefined || prev.n <= thresholdPerMin) return false;
+  const nets = prev.s?.nets;
+  return nets === undefined || nets.length >= cfg.newKeyMinNetworks;
+}
+
 export function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg: KeySpikeConfig): StepResult<KeySpikeState> {
   const m = minuteOf(e.ts);
   const maxTs = Math.max(prev?.maxTs ?? e.ts, e.ts);
@@ -122,15 +133,19 @@ export function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg:
     return { state: st, findings: [] };
   }
   const sample = (o.s = sampleAdd(o.s, e));
+  const networks = sampleAddNetwork(sample, e);
 
   if (st.prior.keyMinutes < cfg.priorMinKeyMinutes) return { state: st, findings: [] };
   const thr = threshold(st.prior.medianPerMin, st.prior.spreadPerMin, cfg);
   if (count <= thr.thresholdPerMin) return { state: st, findings: [] };
 
+  // An episode starts with the rate and the network spread (a busy new deployment is one network,
+  // a leaked key is hammered from many); once started, the rate alone keeps it going.
   const continuing = k.hotMin !== undefined && k.hotMin >= m - MINUTE_MS;
+  if (!continuing && networks < cfg.newKeyMinNetworks) return { state: st, findings: [] };
   if (!continuing) k.hotFromMin = m;
   k.hotMin = Math.max(k.hotMin ?? m, m);
-  if (continuing || (openAt(k.open, m - MINUTE_MS)?.n ?? 0) > thr.thresholdPerMin) return { state: st, findings: [] };
+  if (continuing || wasHot(openAt(k.open, m - MINUTE_MS), thr.thresholdPerMin, cfg)) return { state: st, findings: [] };
   const j: Judgement = {
     scope: 'new_key',
     minute: m,
@@ -139,6 +154,7 @@ export function stepTenant(prev: TenantState | undefined, e: EnrichedEvent, cfg:
     historyMinutes: (m - k.firstMin) / MINUTE_MS,
     prior: { ...st.prior },
     sample: cloneSample(sample),
+    networks: { counted: networks, min: cfg.newKeyMinNetworks },
   };
   return { state: st, findings: [buildFinding(e, st.tenant, j, cfg)] };
 }
