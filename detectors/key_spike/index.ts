@@ -61,7 +61,7 @@ export const detector = defineDetector<KeySpikeConfig, KeySpikeState>({
       'A batch job, backfill or load test run with a production key (ignoreKeyIds, or raise minRatePerMin)',
       'A periodic job whose runs are further apart than the baseline memory (roughly an hour): the first minute of each run is judged against an idle baseline',
       'A client retry storm after an outage of the API or of the client itself (the key really does send 10× its usual traffic)',
-      'A new integration that starts at a high rate straight away, judged against the tenant prior',
+      'A new key used from 3 or more networks (ASNs, else /24s) at a high rate from its first minute, judged against the tenant prior: e.g. a key shipped in a mobile or browser client (a new integration going live from one or two networks stays quiet, newKeyMinNetworks)',
       'A launch or marketing event that multiplies traffic in one step rather than as a ramp',
     ],
     references: [
