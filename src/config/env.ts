@@ -184,6 +184,7 @@ export const EnvSchema = z.object({
   TOKENWATCH_GEOIP_ASN_DB: optionalVar('path of a licensed MaxMind ASN .mmdb (default: the bundled free database)', text),
   TOKENWATCH_METRICS_PORT: envVar('port of /metrics, /healthz and /readyz (0 disables)', '9464', int(0, 65_535)),
   TOKENWATCH_FETCH_MAX_WAIT_MS: envVar('longest the broker holds a fetch open waiting for input (latency vs. requests)', '100', int(1, 60_000)),
+  TOKENWATCH_FETCH_MAX_BYTES: envVar('most bytes one fetch returns per partition (one batch); output does not depend on it', '262144', int(1_024, 64 * 1024 * 1024)),
   TOKENWATCH_INSTANCE_ID: envVar(
     'stable id of this instance: its state transactions fence a killed predecessor with the same id; unique per instance',
     hostname(),
@@ -191,14 +192,14 @@ export const EnvSchema = z.object({
     { shownDefault: 'the host name' },
   ),
   TOKENWATCH_SESSION_TIMEOUT_MS: envVar(
-    'consumer group session timeout: how long a silent instance keeps its partitions (the broker accepts group.min/max.session.timeout.ms, 6 s – 30 min by default)',
-    '30000',
+    'consumer group session timeout: how long a killed instance keeps its partitions before they move to another (the broker accepts group.min/max.session.timeout.ms, 6 s – 30 min by default)',
+    '8000',
     int(1_000, 3_600_000),
   ),
-  TOKENWATCH_HEARTBEAT_MS: envVar('consumer heartbeat interval (at most a third of the session timeout)', '3000', int(100, 1_200_000)),
+  TOKENWATCH_HEARTBEAT_MS: envVar('consumer heartbeat interval (at most a third of the session timeout)', '2000', int(100, 1_200_000)),
   TOKENWATCH_REKEY: envVar('re-key the input through tokenwatch.<group>.repartition (for several instances when producers cannot key by the contract)', 'false', bool),
   TOKENWATCH_STATE_FLUSH_MS: envVar('how often detector state goes to the changelog with the input offsets (one transaction)', '1000', int(10, 600_000)),
-  TOKENWATCH_MAX_KEYS_PER_DETECTOR: envVar('cap on tracked keys per detector; the least recently used key is evicted past it', '200000', int(100, 100_000_000)),
+  TOKENWATCH_MAX_KEYS_PER_DETECTOR: envVar('cap on tracked keys per detector over the whole input: each task (source partition) holds at most its share, cap / partitions, least recently used evicted first', '200000', int(100, 100_000_000)),
   TOKENWATCH_CONTROL_TOPIC: envVar('compacted control topic (circuit-breaker state shared by all instances, `tokenwatch breaker-reset`)', 'tokenwatch.control', topic),
   TOKENWATCH_SET_TOPIC: envVar('also publish each revocation as a Security Event Token (RFC 8417) to this topic; empty = off', '', (raw) =>
     raw === '' || TOPIC.test(raw) ? raw : expected(`empty (off) or ${TOPIC_EXPECTED}`),

@@ -42,6 +42,8 @@ export interface Config {
   latenessSec: number;
   metricsPort: number;
   fetchMaxWaitMs: number;
+  /** most bytes per partition per fetch */
+  fetchMaxBytes: number;
   /** consumer group membership: session timeout and heartbeat interval, ms */
   group: { sessionTimeoutMs: number; heartbeatMs: number };
   stateFlushMs: number;
@@ -164,6 +166,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     latenessSec: e.TOKENWATCH_LATENESS_SEC,
     metricsPort: e.TOKENWATCH_METRICS_PORT,
     fetchMaxWaitMs: e.TOKENWATCH_FETCH_MAX_WAIT_MS,
+    fetchMaxBytes: e.TOKENWATCH_FETCH_MAX_BYTES,
     group: groupTiming(e),
     stateFlushMs: e.TOKENWATCH_STATE_FLUSH_MS,
     rekey: e.TOKENWATCH_REKEY,

@@ -9,9 +9,9 @@
  */
 import type { Detector, EnrichedEvent, Finding } from './contract.js';
 import { KeyedStore } from '../state/store.js';
-import { decodeChange, takeChanges, type StateChange } from '../state/changelog.js';
+import { decodeChange, takeChanges, type StateChange, type TaskCheckpoint } from '../state/changelog.js';
 
-export type { StateChange };
+export type { StateChange, TaskCheckpoint };
 
 export interface EngineOptions {
   /** cap on tracked keys per detector; the least recently used key is evicted past it */
@@ -37,12 +37,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxAliasesPerDetector: 1_000_000,
   allowedLatenessMs: 30_000,
 };
-
-export interface DetectorFinding extends Finding {
-  detector: Detector;
-  /** the state key the finding was made under */
-  key: string;
-}
 
 export interface DetectorFinding extends Finding {
   detector: Detector;
@@ -96,9 +90,18 @@ export class Engine {
     for (const s of this.slots) s.store.trackChanges = on;
   }
 
+  /** stream time: the highest event time seen (each step clamped, see maxWatermarkStepMs) */
   get watermarkMs(): number {
     return this.watermark;
   }
+
+  /** stream time of the last state sweep */
+  get lastSweepMs(): number {
+    return this.lastSweep;
+  }
+
+  /** The task's checkpoint restored from its changelog, if any (the last `t:task` record). */
+  restoredCheckpoint?: TaskCheckpoint;
 
   /** Runs every detector on one event; returns the findings in detector order. */
   process(event: EnrichedEvent): DetectorFinding[] {
@@ -152,12 +155,28 @@ export class Engine {
    */
   applyChange(key: string, value: string | null, keepLocal = false): void {
     const c = decodeChange(key, value);
+    if (c?.kind === 'task') {
+      this.restoredCheckpoint = c.checkpoint ?? undefined;
+      return;
+    }
     const s = c && this.byId.get(c.detectorId);
     if (!c || !s) return;
     if (c.kind === 'state') {
       s.store.restoreState(c.key, c.slot, keepLocal);
       if (c.slot && !(keepLocal && s.store.dirty.has(c.key)) && c.slot.lastTs > this.watermark) this.watermark = c.slot.lastTs;
     } else s.store.restoreAlias(c.alias, c.entry, keepLocal);
+  }
+
+  /**
+   * Ends a restore: a task checkpoint, when one was read, sets the clock to what it was when the
+   * state was written (the highest restored event time can be past it: stream time moves by
+   * bounded steps), so the restored task goes on exactly as the one that wrote it would have.
+   */
+  finishRestore(): void {
+    const c = this.restoredCheckpoint;
+    if (!c) return;
+    this.watermark = c.streamTimeMs;
+    this.lastSweep = c.lastSweepMs;
   }
 
   /** Number of tracked keys per detector id. */

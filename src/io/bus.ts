@@ -31,8 +31,24 @@ export interface BusBatch {
   heartbeat(): Promise<void>;
   /** false once the consumer is stopping */
   isRunning(): boolean;
-  /** true when the partition was revoked while the batch ran */
+  /** true when the partition was revoked while the batch ran, or a seek is pending for it */
   isStale(): boolean;
+  /**
+   * Hands the batch back unprocessed: the partition is paused and, once resumed, its messages are
+   * fetched again from the last processed offset (e.g. while the partition's state is restored).
+   */
+  defer(): void;
+}
+
+/** What the group coordinator told this member at a (re)join. */
+export interface AssignmentInfo {
+  /** the member id; a new one means this instance left the group (e.g. session expired) in between */
+  memberId: string;
+}
+
+export interface TopicPartitions {
+  topic: string;
+  partition: number;
 }
 
 export interface TopicSpec {
@@ -62,7 +78,12 @@ export interface BusConsumer {
   run(topics: string[], fromBeginning: boolean, onBatch: (b: BusBatch) => Promise<void>): Promise<void>;
   commit(topic: string, partition: number, nextOffset: string): Promise<void>;
   /** called with the partitions assigned after each rebalance */
-  onAssignment(cb: (assigned: Array<{ topic: string; partition: number }>) => void): void;
+  onAssignment(cb: (assigned: TopicPartitions[], info: AssignmentInfo) => void): void;
+  /** stops fetching these partitions (a batch already handed out still runs) */
+  pause(parts: TopicPartitions[]): void;
+  resume(parts: TopicPartitions[]): void;
+  /** the next fetch of the partition starts at `offset` */
+  seek(topic: string, partition: number, offset: string): void;
   /** called when the consumer crashed; `willRestart` says whether the client restarts it by itself */
   onCrash(cb: (err: Error, willRestart: boolean) => void): void;
   stop(): Promise<void>;
@@ -79,13 +100,18 @@ export interface Bus {
   ping(): Promise<void>;
   transactionalProducer(transactionalId: string, opts?: ProducerOptions): Promise<BusTxProducer>;
   /**
-   * Reads a topic from the beginning up to its end at call time (read_committed), calling `onRecord`
-   * in offset order per partition. Used to restore state from a changelog.
+   * Reads a topic — or only `partitions` of it — from the beginning up to its end at call time
+   * (read_committed), calling `onRecord` in offset order per partition. Used to restore state from
+   * a changelog.
    */
-  readToEnd(topic: string, onRecord: (r: { key: string | null; value: string | null; partition: number }) => void): Promise<number>;
+  readToEnd(topic: string, onRecord: (r: { key: string | null; value: string | null; partition: number }) => void, partitions?: number[]): Promise<number>;
+  /** number of partitions of a topic (0 when it does not exist) */
+  partitionCount(topic: string): Promise<number>;
+  /** grows a topic to `count` partitions (existing partitions and their data stay as they are) */
+  addPartitions(topic: string, count: number): Promise<void>;
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   producer(opts?: ProducerOptions): Promise<BusProducer>;
-  consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number; heartbeatMs?: number }): BusConsumer;
+  consumer(groupId: string, opts?: { maxWaitMs?: number; sessionTimeoutMs?: number; heartbeatMs?: number; maxBytesPerPartition?: number }): BusConsumer;
   /** committed offsets of a group for a topic: partition -> next offset ('-1' when none) */
   committedOffsets(groupId: string, topic: string): Promise<Record<number, string>>;
   /** high watermarks of a topic: partition -> next offset to be written */

@@ -1,10 +1,10 @@
 /**
  * The kafkajs implementation of the Bus (bus.ts). kafkajs lives only in this file.
  */
-import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Consumer, type Producer, type Admin } from 'kafkajs';
+import { AssignerProtocol, Kafka, Partitioners, logLevel as KafkaLogLevel, type Consumer, type PartitionAssigner, type Producer, type Admin } from 'kafkajs';
 import type { Logger } from '../telemetry/log.js';
 import { TokenwatchError } from '../../schemas/errors.js';
-import type { Bus, BusProducer, BusRecord } from './bus.js';
+import type { AssignmentInfo, Bus, BusProducer, BusRecord, TopicPartitions } from './bus.js';
 import { compressionType, registerCodecs } from './codecs.js';
 
 export type { Bus, BusBatch, BusConsumer, BusMessage, BusProducer, BusRecord, BusTxProducer, TopicSpec } from './bus.js';
@@ -56,6 +56,47 @@ function topicMessages(records: BusRecord[]) {
     topic,
     messages: rs.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition: r.partition })),
   }));
+}
+
+/**
+ * A partition assigner for a consumer that is the only member of its group and must read exactly
+ * `partitions` of `topic` (kafkajs has no manual assignment: every consumer joins a group, and its
+ * built-in assigners spread all partitions). Used by the restore, which reads only the changelog
+ * partitions of the tasks an instance was just assigned.
+ */
+function fixedAssigner(topic: string, partitions: number[]): PartitionAssigner {
+  const name = 'tokenwatch-fixed';
+  return () => ({
+    name,
+    version: 1,
+    async assign({ members }) {
+      return members.map(({ memberId }, i) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: i === 0 ? { [topic]: partitions } : {}, userData: Buffer.alloc(0) }),
+      }));
+    },
+    protocol({ topics }) {
+      return { name, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    },
+  });
+}
+
+function ifRunning(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    if (!/not initialized/i.test((e as Error).message)) throw e;
+  }
+}
+
+function byTopic(parts: TopicPartitions[]): Array<{ topic: string; partitions: number[] }> {
+  const m = new Map<string, number[]>();
+  for (const { topic, partition } of parts) {
+    const l = m.get(topic);
+    if (l) l.push(partition);
+    else m.set(topic, [partition]);
+  }
+  return [...m].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
 /** Retries an admin call that can fail transiently (e.g. right after topic creation, before leaders settle). */
@@ -204,14 +245,23 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       };
     },
 
-    async readToEnd(topic, onRecord) {
+    async readToEnd(topic, onRecord, partitions) {
       const a = await getAdmin();
       if (!(await a.listTopics()).includes(topic)) return 0;
       const ends = await withRetry(() => a.fetchTopicOffsets(topic), 8);
+      const wanted = partitions ? new Set(partitions) : undefined;
       // the last offset of a transactional partition is a commit marker, never delivered: stop at high − 1
-      const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+      const pending = new Map(
+        ends.filter((e) => (!wanted || wanted.has(e.partition)) && BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
+      );
       if (pending.size === 0) return 0;
-      const c = kafka.consumer({ groupId: `${clientId}.restore.${process.pid}.${Date.now()}`, maxWaitTimeInMs: 200, readUncommitted: false });
+      const c = kafka.consumer({
+        groupId: `${clientId}.restore.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}`,
+        maxWaitTimeInMs: 200,
+        readUncommitted: false,
+        maxBytesPerPartition: 4 * 1024 * 1024,
+        ...(wanted ? { partitionAssigners: [fixedAssigner(topic, [...pending.keys()].sort((x, y) => x - y))] } : {}),
+      });
       let n = 0;
       await c.connect();
       try {
@@ -266,18 +316,18 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         maxWaitTimeInMs: opts.maxWaitMs ?? 100,
         // small per-partition fetches interleave the partitions finely, so the shared event-time
         // clock does not race ahead on one partition while another lags (e.g. reading a backlog)
-        maxBytesPerPartition: 256 * 1024,
-        sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
-        heartbeatInterval: opts.heartbeatMs ?? 3_000,
+        maxBytesPerPartition: opts.maxBytesPerPartition ?? 256 * 1024,
+        sessionTimeout: opts.sessionTimeoutMs ?? 8_000,
+        heartbeatInterval: opts.heartbeatMs ?? 2_000,
         retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
       });
-      const assignCbs: Array<(a: Array<{ topic: string; partition: number }>) => void> = [];
+      const assignCbs: Array<(a: TopicPartitions[], info: AssignmentInfo) => void> = [];
       const crashCbs: Array<(e: Error, r: boolean) => void> = [];
       c.on(c.events.GROUP_JOIN, (ev) => {
         const assigned = Object.entries(ev.payload.memberAssignment).flatMap(([topic, parts]) =>
           (parts as number[]).map((partition) => ({ topic, partition })),
         );
-        for (const cb of assignCbs) cb(assigned);
+        for (const cb of assignCbs) cb(assigned, { memberId: ev.payload.memberId });
       });
       c.on(c.events.CRASH, (ev) => {
         for (const cb of crashCbs) cb(ev.payload.error, ev.payload.restart);
@@ -291,7 +341,8 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
             autoCommit: false,
             eachBatchAutoResolve: false,
             partitionsConsumedConcurrently: 1,
-            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset, pause }) => {
+              let deferred = false;
               await onBatch({
                 topic: batch.topic,
                 partition: batch.partition,
@@ -308,10 +359,15 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
                 heartbeat,
                 isRunning,
                 isStale,
+                defer() {
+                  deferred = true;
+                  pause();
+                },
               });
-              // the handler returned: the batch is done (and committed by it); move past it
+              // the handler returned: the batch is done (and committed by it); move past it — unless
+              // it was handed back (not resolved: the next fetch after resume starts at it again)
               const last = batch.messages[batch.messages.length - 1];
-              if (last) resolveOffset(last.offset);
+              if (last && !deferred) resolveOffset(last.offset);
             },
           });
         },
@@ -321,6 +377,17 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         onAssignment(cb) {
           assignCbs.push(cb);
         },
+        // kafkajs throws when the consumer is not running (stopped, or between a crash and its
+        // restart); its next assignment starts from the committed offsets, unpaused, so ignore it
+        pause(parts) {
+          if (parts.length) ifRunning(() => c.pause(byTopic(parts)));
+        },
+        resume(parts) {
+          if (parts.length) ifRunning(() => c.resume(byTopic(parts)));
+        },
+        seek(topic, partition, offset) {
+          ifRunning(() => c.seek({ topic, partition, offset }));
+        },
         onCrash(cb) {
           crashCbs.push(cb);
         },
@@ -328,6 +395,18 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
           await c.disconnect();
         },
       };
+    },
+
+    async partitionCount(topic) {
+      const a = await getAdmin();
+      if (!(await a.listTopics()).includes(topic)) return 0;
+      const res = await withRetry(() => a.fetchTopicOffsets(topic), 8);
+      return res.length;
+    },
+
+    async addPartitions(topic, count) {
+      const a = await getAdmin();
+      await a.createPartitions({ topicPartitions: [{ topic, count }] });
     },
 
     async committedOffsets(groupId, topic) {

@@ -30,6 +30,9 @@ import { METRICS } from '../telemetry/catalogue.js';
 
 type Message = BusBatch['messages'][number];
 
+/** A task's id: its source topic and partition. */
+export const taskId = (topic: string, partition: number): string => `${topic}/${partition}`;
+
 /**
  * Decodes one Kafka message into the events it carries, the same way in every stage that reads
  * input (this batch, the re-keying stage): its topic's format, the source position as the
@@ -72,7 +75,12 @@ export interface BatchOutput {
 export class BatchProcessor {
   readonly policy: ResponsePolicy;
   readonly enricher: Enricher;
-  private sharedEngine?: Engine;
+  /** one engine per task (source topic/partition): its own state, alias table and stream time */
+  private readonly engines = new Map<string, Engine>();
+  /** whether engines created from now on track their changes for a changelog */
+  private tracking = false;
+  /** partition count per source topic: a task's key cap is its share of TOKENWATCH_MAX_KEYS_PER_DETECTOR */
+  private readonly partitionCounts = new Map<string, number>();
   private readonly active: Array<{ detector: Detector; config: unknown }>;
   private readonly formats: Map<string, InputFormat>;
   private readonly deadLetters: DeadLetters;
@@ -93,23 +101,69 @@ export class BatchProcessor {
   }
 
   /**
-   * The detection state of this instance. One engine serves every partition the instance owns, so
-   * detection is complete whatever the producers keyed the input by, as long as one instance owns
-   * all partitions. (Per-partition state with changelogs and re-keying for scale-out: see README.)
+   * The task of one source partition (DESIGN §3, Kafka Streams' model): its own detector state,
+   * alias table and stream time, created on first use. Events of one partition are processed in
+   * offset order by one task, so what a task finds depends only on its partition's content — not
+   * on fetch sizes, on how partitions interleave, or on which instance owns it. Detection is
+   * complete when every event of a key lands on one partition: producers key by the contract's
+   * rule, or `TOKENWATCH_REKEY` re-keys the input.
    */
-  engine(_topic: string, _partition: number): Engine {
-    if (!this.sharedEngine) {
-      this.sharedEngine = new Engine(this.active, {
-        maxKeysPerDetector: this.deps.config.maxKeysPerDetector,
-        maxAliasesPerDetector: 2 * this.deps.config.maxKeysPerDetector,
+  engine(topic: string, partition: number): Engine {
+    const id = taskId(topic, partition);
+    let e = this.engines.get(id);
+    if (!e) {
+      const cap = this.taskKeyCap(topic);
+      e = new Engine(this.active, {
+        maxKeysPerDetector: cap,
+        maxAliasesPerDetector: 2 * cap,
         allowedLatenessMs: this.deps.config.latenessSec * 1000,
       });
+      e.trackChanges = this.tracking;
+      this.engines.set(id, e);
     }
-    return this.sharedEngine;
+    return e;
+  }
+
+  /**
+   * Tells how many partitions a source topic has. The key cap is for the whole input and each task
+   * gets an equal share of it: a task's evictions then depend on its own partition only (not on
+   * which other tasks share its instance), and an instance holds at most its share of the keys.
+   */
+  setPartitions(topic: string, partitions: number): void {
+    this.partitionCounts.set(topic, Math.max(1, partitions));
+  }
+
+  /** A task's key cap per detector: TOKENWATCH_MAX_KEYS_PER_DETECTOR over its topic's partitions. */
+  taskKeyCap(topic: string): number {
+    return Math.max(1, Math.floor(this.deps.config.maxKeysPerDetector / (this.partitionCounts.get(topic) ?? 1)));
+  }
+
+  /** Whether the task's engine exists. */
+  hasTask(topic: string, partition: number): boolean {
+    return this.engines.has(taskId(topic, partition));
+  }
+
+  /** Forgets a task's state (its partition was revoked, or it is about to be restored afresh). */
+  dropTask(topic: string, partition: number): void {
+    this.engines.delete(taskId(topic, partition));
+  }
+
+  /** Makes every engine created from now on track its changes for a changelog. */
+  trackChanges(): void {
+    this.tracking = true;
+    for (const e of this.engines.values()) e.trackChanges = true;
+  }
+
+  /** The tasks that exist, as [topic, partition, engine]. */
+  tasks(): Array<{ topic: string; partition: number; engine: Engine }> {
+    return [...this.engines].map(([id, engine]) => {
+      const cut = id.lastIndexOf('/');
+      return { topic: id.slice(0, cut), partition: Number(id.slice(cut + 1)), engine };
+    });
   }
 
   allEngines(): Engine[] {
-    return this.sharedEngine ? [this.sharedEngine] : [];
+    return [...this.engines.values()];
   }
 
   /** The format records of `topic` are in: its `TOKENWATCH_INPUT_FORMAT`; canonical for the repartition topic. */

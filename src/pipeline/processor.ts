@@ -1,5 +1,11 @@
 /**
- * `tokenwatch run`: the consumer loop and the checkpoint around the hot path (batch.ts).
+ * `tokenwatch run`: the consumer loop, the tasks and the checkpoint around the hot path (batch.ts).
+ *
+ * Tasks (DESIGN §3, Kafka Streams' model): one per source partition, with its own state and
+ * stream time. When the group assigns partitions, their tasks are restored from the matching
+ * changelog partitions while those partitions are paused (the others keep running), then resumed
+ * at the input offset the restored state covers; a revoked partition's task is dropped. Memory and
+ * restore time per instance follow its share of the partitions.
  *
  * One batch = one partition's fetch. Everything the batch produced is made durable (alert rows
  * inserted, denylist and DLQ records acknowledged by all in-sync replicas) before the batch's
@@ -9,11 +15,13 @@
  * idempotent (deterministic ids, ReplacingMergeTree, compacted denylist), so the replay after a
  * crash changes nothing visible.
  */
-import type { BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer } from '../io/bus.js';
+import type { AssignmentInfo, BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer, TopicPartitions } from '../io/bus.js';
 import { describeError } from '../../schemas/errors.js';
 import { setTopicSpecs } from '../respond/set.js';
 import { BreakerControl, controlTopicSpec } from '../respond/breaker-control.js';
-import { BatchProcessor, type BatchOutput, type ProcessorDeps } from './batch.js';
+import { BatchProcessor, taskId, type BatchOutput, type ProcessorDeps } from './batch.js';
+import { taskRecord } from '../state/changelog.js';
+import type { Engine } from '../detect/engine.js';
 import { ConsumerHealth } from './health.js';
 import { Rekeyer } from './rekey.js';
 import { retrySink } from './retry.js';
@@ -33,6 +41,18 @@ class Mutex {
   }
 }
 
+/** What the processor knows of one task it owns. */
+interface TaskRun {
+  topic: string;
+  partition: number;
+  /** restoring: paused while its changelog partition is read; ready: processing */
+  status: 'restoring' | 'ready';
+  /** the assignment that created it (a restore finishing for an older assignment is dropped) */
+  epoch: number;
+  /** next input offset the task's state covers (events before it are in the state already) */
+  nextOffset?: bigint;
+}
+
 export class Processor {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
@@ -45,23 +65,26 @@ export class Processor {
   /** topic -> partition -> next offset whose batch output is durable but whose offset is not committed yet */
   private pendingOffsets: Record<string, Record<number, string>> = {};
   private lastStateFlush = 0;
-  private needCatchUp = false;
   /** the state flush being sent, if any */
   private flushing: Promise<void> = Promise.resolve();
   private flushInFlight = false;
   private timer?: NodeJS.Timeout;
-  private readonly changelog: string;
   /** what the detectors consume: the input topics, or the repartition topic when re-keying */
   private readonly sourceTopics: string[];
   private readonly sourceGroup: string;
   private rekeyer?: Rekeyer;
+  /** the tasks this instance owns, by task id */
+  private readonly runs = new Map<string, TaskRun>();
+  private memberId?: string;
+  private epoch = 0;
+  /** restores under way (awaited by stop) */
+  private readonly restoring = new Set<Promise<void>>();
   /** crashes of our consumers: readiness, and the failure that ends `tokenwatch run` */
   readonly health: ConsumerHealth;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.core = new BatchProcessor(deps);
     this.health = new ConsumerHealth(deps.log, deps.metrics);
-    this.changelog = changelogTopic(deps.config.groupId);
     this.sourceTopics = deps.config.rekey ? [repartitionTopic(deps.config.groupId)] : deps.config.topics.inputs.map((i) => i.topic);
     this.sourceGroup = deps.config.rekey ? `${deps.config.groupId}.detect` : deps.config.groupId;
   }
@@ -70,12 +93,22 @@ export class Processor {
     return this.ready && !this.stopping && this.health.healthy;
   }
 
+  /** The tasks this instance owns and their status (for tests and logs). */
+  taskStatus(): Array<{ task: string; status: TaskRun['status']; keys: Record<string, number> }> {
+    return [...this.runs.entries()].map(([task, r]) => ({
+      task,
+      status: r.status,
+      keys: this.core.hasTask(r.topic, r.partition) ? this.core.engine(r.topic, r.partition).keyCounts() : {},
+    }));
+  }
+
   /**
-   * Validates connectivity (Kafka, ClickHouse), runs migrations, creates topics, restores the
-   * detectors' state from the changelog, then starts consuming.
+   * Validates connectivity (Kafka, ClickHouse), runs migrations, creates topics (a changelog per
+   * source topic, partitioned like it), then starts consuming; tasks are restored as their
+   * partitions are assigned.
    */
   async start(): Promise<void> {
-    const { config, bus, store, log, metrics } = this.deps;
+    const { config, bus, store, log } = this.deps;
     await bus.ping();
     await store.ping();
     await store.migrate(365);
@@ -83,38 +116,27 @@ export class Processor {
       ...config.topics.inputs.map((i) => ({ topic: i.topic, partitions: config.topics.inputPartitions })),
       denylistTopicSpec(config.topics.denylist),
       { topic: config.topics.dlq, partitions: 1 },
-      { topic: this.changelog, partitions: config.topics.inputPartitions, compacted: true },
       ...(config.rekey ? [{ topic: this.sourceTopics[0]!, partitions: config.topics.inputPartitions }] : []),
       controlTopicSpec(config.topics.control),
       ...setTopicSpecs(config.set),
     ]);
+    for (const src of this.sourceTopics) await this.ensureChangelog(src);
     // the shared breaker state (a trip elsewhere, or before a restart) is in force before the first batch
-    this.control = new BreakerControl({ bus, topic: config.topics.control, breaker: this.core.policy.breaker, log, metrics });
+    this.control = new BreakerControl({ bus, topic: config.topics.control, breaker: this.core.policy.breaker, log, metrics: this.deps.metrics });
     await this.control.start();
     // A stable transactional id: initialising it fences a killed predecessor of this instance and
-    // aborts its open state transaction, so the restore below cannot stop short of state committed
-    // after it (an open transaction holds the read_committed end back).
+    // aborts its open state transaction, so a restore cannot stop short of state committed after it
+    // (an open transaction holds the read_committed end back).
     this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${config.instanceId}`, { compression: config.compression.internal });
-    const engine = this.core.engine(config.topics.input, 0);
-    engine.trackChanges = true;
-    const t0 = performance.now();
-    const restored = await bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value));
-    const restoreMs = Math.round(performance.now() - t0);
-    metrics.set(METRICS.state_restore_seconds, {}, restoreMs / 1000);
-    log.info({ changelog: this.changelog, records: restored, ms: restoreMs, keys: engine.keyCounts() }, 'detector state restored');
+    this.core.trackChanges();
     this.producer = await bus.producer({ compression: config.compression.output });
-    this.consumer = bus.consumer(this.sourceGroup, { maxWaitMs: config.fetchMaxWaitMs, sessionTimeoutMs: config.group.sessionTimeoutMs, heartbeatMs: config.group.heartbeatMs });
-    this.consumer.onAssignment((assigned) => {
-      const mine = new Set(assigned.filter((a) => this.sourceTopics.includes(a.topic)).map((a) => `${a.topic}/${a.partition}`));
-      for (const [topic, parts] of Object.entries(this.pendingOffsets)) {
-        for (const p of Object.keys(parts)) if (!mine.has(`${topic}/${p}`)) delete parts[Number(p)];
-      }
-      // another instance may have updated state for the partitions we now own (also between our
-      // restore and this first assignment): catch up before the next batch
-      this.needCatchUp = true;
-      this.ready = true;
-      log.info({ partitions: [...mine].sort() }, 'partitions assigned');
+    this.consumer = bus.consumer(this.sourceGroup, {
+      maxWaitMs: config.fetchMaxWaitMs,
+      maxBytesPerPartition: config.fetchMaxBytes,
+      sessionTimeoutMs: config.group.sessionTimeoutMs,
+      heartbeatMs: config.group.heartbeatMs,
     });
+    this.consumer.onAssignment((assigned, info) => this.assign(assigned, info));
     this.health.watch(this.consumer, 'detect');
     this.timer = setInterval(() => {
       if (this.hasPendingOffsets() && performance.now() - this.lastStateFlush >= config.stateFlushMs) {
@@ -130,52 +152,187 @@ export class Processor {
     await this.consumer.run(this.sourceTopics, true, (b) => this.lock.run(() => this.handleBatch(b)));
   }
 
+  /** The changelog of a source topic exists with at least as many partitions as the source (one per task). */
+  private async ensureChangelog(source: string): Promise<void> {
+    const { bus, config, log } = this.deps;
+    const topic = changelogTopic(config.groupId, source);
+    const want = await bus.partitionCount(source);
+    this.core.setPartitions(source, want);
+    const have = await bus.partitionCount(topic);
+    if (have === 0) await bus.ensureTopics([{ topic, partitions: want, compacted: true }]);
+    else if (have < want) {
+      // new source partitions are new tasks with no state yet: growing the changelog moves nothing
+      log.warn({ changelog: topic, from: have, to: want, source }, 'source topic has more partitions than its changelog; adding changelog partitions');
+      await bus.addPartitions(topic, want);
+    }
+  }
+
+  /**
+   * A (re)join: tasks of revoked partitions are dropped (their unflushed changes with their
+   * uncommitted offsets — the new owner re-reads those events), tasks of new partitions are paused
+   * and restored. After a new member id (this instance was out of the group in between, so another
+   * may have run its tasks), every task is restored afresh.
+   */
+  private assign(assigned: TopicPartitions[], info: AssignmentInfo): void {
+    const { log } = this.deps;
+    const mine = assigned.filter((a) => this.sourceTopics.includes(a.topic));
+    const ids = new Set(mine.map((a) => taskId(a.topic, a.partition)));
+    const rejoined = this.memberId !== undefined && this.memberId !== info.memberId;
+    this.memberId = info.memberId;
+    const epoch = ++this.epoch;
+    const dropped: string[] = [];
+    for (const [id, run] of this.runs) {
+      if (ids.has(id) && !rejoined) continue;
+      this.runs.delete(id);
+      this.core.dropTask(run.topic, run.partition);
+      delete this.pendingOffsets[run.topic]?.[run.partition];
+      dropped.push(id);
+    }
+    const fresh = mine.filter((a) => !this.runs.has(taskId(a.topic, a.partition)));
+    for (const a of fresh) {
+      this.core.dropTask(a.topic, a.partition);
+      this.runs.set(taskId(a.topic, a.partition), { topic: a.topic, partition: a.partition, status: 'restoring', epoch });
+    }
+    this.consumer?.pause(fresh);
+    this.ready = true;
+    this.updateTaskMetrics();
+    log.info({ partitions: [...ids].sort(), restoring: fresh.map((a) => taskId(a.topic, a.partition)), dropped, rejoined }, 'partitions assigned');
+    if (fresh.length) {
+      const p = this.restore(fresh, epoch).finally(() => this.restoring.delete(p));
+      this.restoring.add(p);
+    }
+  }
+
+  /**
+   * Restores tasks from their changelog partitions (one read per source topic, only those
+   * partitions), then seeks each partition to the offset its state covers and resumes it. A
+   * failed read is retried with backoff; a task reassigned meanwhile is left to the newer restore.
+   */
+  private async restore(tasks: TopicPartitions[], epoch: number): Promise<void> {
+    const { bus, config, log, metrics } = this.deps;
+    const bySource = new Map<string, number[]>();
+    for (const t of tasks) (bySource.get(t.topic) ?? bySource.set(t.topic, []).get(t.topic)!).push(t.partition);
+    await Promise.all(
+      [...bySource].map(async ([source, partitions]) => {
+        const current = () => partitions.filter((p) => this.runs.get(taskId(source, p))?.epoch === epoch);
+        await retrySink(
+          'changelog-restore',
+          async () => {
+            const want = current();
+            if (want.length === 0) return;
+            const engines = new Map<number, Engine>();
+            for (const p of want) {
+              this.core.dropTask(source, p);
+              engines.set(p, this.core.engine(source, p));
+            }
+            const t0 = performance.now();
+            const counts = new Map<number, number>();
+            const n = await bus.readToEnd(
+              changelogTopic(config.groupId, source),
+              (r) => {
+                const e = engines.get(r.partition);
+                if (!e || !r.key) return;
+                e.applyChange(r.key, r.value);
+                counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+              },
+              want,
+            );
+            const ms = Math.round(performance.now() - t0);
+            metrics.set(METRICS.state_restore_seconds, {}, ms / 1000);
+            const resumed: TopicPartitions[] = [];
+            for (const [p, e] of engines) {
+              const run = this.runs.get(taskId(source, p));
+              if (run?.epoch !== epoch) continue; // revoked or reassigned while restoring
+              e.finishRestore();
+              const cp = e.restoredCheckpoint;
+              if (cp) {
+                run.nextOffset = BigInt(cp.nextOffset);
+                this.consumer?.seek(source, p, cp.nextOffset);
+              }
+              run.status = 'ready';
+              resumed.push({ topic: source, partition: p });
+            }
+            log.info(
+              { source, partitions: resumed.map((r) => r.partition), records: n, ms, perPartition: Object.fromEntries(counts), keys: sumKeys(resumed.map((r) => this.core.engine(r.topic, r.partition))) },
+              'task state restored',
+            );
+            this.consumer?.resume(resumed);
+            this.updateTaskMetrics();
+          },
+          { log, metrics, stopping: () => this.stopping, context: { source, partitions }, message: 'restoring task state from the changelog failed; retrying' },
+        );
+      }),
+    );
+  }
+
   private async handleBatch(b: BusBatch): Promise<void> {
     if (b.messages.length === 0) return;
-    const { metrics, config } = this.deps;
-    if (this.needCatchUp) await this.catchUp();
-    const out = this.core.process(b.topic, b.partition, b.messages);
-    await this.flush(out, b);
-    const last = b.messages[b.messages.length - 1]!;
-    const next = (BigInt(last.offset) + 1n).toString();
-    (this.pendingOffsets[b.topic] ??= {})[b.partition] = next;
-    metrics.inc(METRICS.messages_total, { topic: b.topic }, b.messages.length);
-    const lag = Number(BigInt(b.highWatermark) - BigInt(next));
-    metrics.set(METRICS.consumer_lag, { topic: b.topic, partition: String(b.partition) }, Math.max(0, lag));
-    for (const e of this.core.allEngines()) {
-      for (const [d, n] of Object.entries(e.keyCounts())) metrics.set(METRICS.state_keys, { detector: d }, n);
-      metrics.set(METRICS.state_evictions, { reason: 'cap' }, e.stats.evictedByCap);
-      metrics.set(METRICS.state_evictions, { reason: 'ttl' }, e.stats.evictedByTime);
+    const { metrics, config, log } = this.deps;
+    const run = this.runs.get(taskId(b.topic, b.partition));
+    if (!run || run.status !== 'ready') {
+      // fetched before the pause took effect, or not (yet) known as ours: hand it back
+      if (!run) log.debug({ topic: b.topic, partition: b.partition }, 'batch for a partition without a task; deferred');
+      b.defer();
+      return;
     }
-    const mem = process.memoryUsage();
-    metrics.set(METRICS.process_heap_bytes, {}, mem.heapUsed);
-    metrics.set(METRICS.process_rss_bytes, {}, mem.rss);
+    // a restored task's state already covers the events before its checkpoint
+    const messages = run.nextOffset === undefined ? b.messages : b.messages.filter((m) => BigInt(m.offset) >= run.nextOffset!);
+    const last = b.messages[b.messages.length - 1]!;
+    const next = BigInt(last.offset) + 1n;
+    if (messages.length) {
+      const out = this.core.process(b.topic, b.partition, messages);
+      await this.flush(out, b);
+    }
+    run.nextOffset = next;
+    (this.pendingOffsets[b.topic] ??= {})[b.partition] = next.toString();
+    metrics.inc(METRICS.messages_total, { topic: b.topic }, messages.length);
+    const lag = Number(BigInt(b.highWatermark) - next);
+    metrics.set(METRICS.consumer_lag, { topic: b.topic, partition: String(b.partition) }, Math.max(0, lag));
+    this.updateStateMetrics();
     if (performance.now() - this.lastStateFlush >= config.stateFlushMs) void this.flushState().catch(() => undefined);
   }
 
-  private async catchUp(): Promise<void> {
-    // our own last flush must be in the changelog before reading it back over the in-memory state
-    await this.flushing.catch(() => undefined);
-    const engine = this.core.engine(this.deps.config.topics.input, 0);
-    const t0 = performance.now();
-    const n = await this.deps.bus.readToEnd(this.changelog, (r) => r.key && engine.applyChange(r.key, r.value, true));
-    this.needCatchUp = false;
-    this.deps.log.info({ records: n, ms: Math.round(performance.now() - t0) }, 'state caught up after rebalance');
+  private updateStateMetrics(): void {
+    const { metrics } = this.deps;
+    const engines = this.core.allEngines();
+    for (const [d, n] of Object.entries(sumKeys(engines))) metrics.set(METRICS.state_keys, { detector: d }, n);
+    metrics.set(METRICS.state_evictions, { reason: 'cap' }, engines.reduce((n, e) => n + e.stats.evictedByCap, 0));
+    metrics.set(METRICS.state_evictions, { reason: 'ttl' }, engines.reduce((n, e) => n + e.stats.evictedByTime, 0));
+    const mem = process.memoryUsage();
+    metrics.set(METRICS.process_heap_bytes, {}, mem.heapUsed);
+    metrics.set(METRICS.process_rss_bytes, {}, mem.rss);
+  }
+
+  private updateTaskMetrics(): void {
+    let ready = 0;
+    let restoring = 0;
+    for (const r of this.runs.values()) r.status === 'ready' ? ready++ : restoring++;
+    this.deps.metrics.set(METRICS.tasks, { status: 'ready' }, ready);
+    this.deps.metrics.set(METRICS.tasks, { status: 'restoring' }, restoring);
   }
 
   /**
    * Takes the state changes since the last flush and the input offsets of the batches they cover
    * — synchronously, between two batches, so they match — and writes them in one Kafka transaction
-   * in the background: the next batches run while it is sent. State and offsets move together, so
-   * a crash replays exactly the events whose effects were not kept. One flush at a time; a failed
-   * one is retried until it lands (later flushes wait behind it).
+   * in the background: the next batches run while it is sent. Each task's changes go to its own
+   * changelog partition with its checkpoint (offset, stream time). State and offsets move
+   * together, so a crash replays exactly the events whose effects were not kept. One flush at a
+   * time; a failed one is retried until it lands (later flushes wait behind it).
    */
   private flushState(): Promise<void> {
     const { config } = this.deps;
     if (!this.hasPendingOffsets() || this.flushInFlight) return this.flushing;
     const offsets = this.pendingOffsets;
-    const engine = this.core.engine(config.topics.input, 0);
-    const records: BusRecord[] = engine.takeChanges().map((c) => ({ topic: this.changelog, key: c.key, value: c.value }));
+    const records: BusRecord[] = [];
+    for (const run of this.runs.values()) {
+      if (run.status !== 'ready' || !this.core.hasTask(run.topic, run.partition)) continue;
+      const engine = this.core.engine(run.topic, run.partition);
+      const topic = changelogTopic(config.groupId, run.topic);
+      const changes = engine.takeChanges();
+      const next = offsets[run.topic]?.[run.partition];
+      if (next !== undefined) changes.push(taskRecord({ nextOffset: next, streamTimeMs: engine.watermarkMs, lastSweepMs: engine.lastSweepMs }));
+      for (const c of changes) records.push({ topic, partition: run.partition, key: c.key, value: c.value });
+    }
     this.pendingOffsets = {};
     this.lastStateFlush = performance.now();
     this.flushInFlight = true;
@@ -226,10 +383,18 @@ export class Processor {
         await this.flushState();
       })
       .catch((e) => this.deps.log.error({ err: describeError(e) }, 'final state flush failed'));
+    await Promise.allSettled([...this.restoring]);
     await this.control?.stop();
     await this.rekeyer?.stop();
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
     await this.tx?.close().catch(() => undefined);
   }
+}
+
+/** Tracked keys per detector, summed over engines. */
+function sumKeys(engines: Engine[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of engines) for (const [d, n] of Object.entries(e.keyCounts())) out[d] = (out[d] ?? 0) + n;
+  return out;
 }

@@ -55,7 +55,7 @@ async function killInsideTransaction(t: TestEnv, child: Child, timeoutMs: number
   const r = rng(child.pid);
   while (Date.now() < deadline && child.alive) {
     child.stop();
-    const wm = await watermarks(broker, changelogTopic(t.group), PARTITIONS).catch(() => []);
+    const wm = await watermarks(broker, changelogTopic(t.group, t.input), PARTITIONS).catch(() => []);
     if (wm.some((w) => w.lso < w.hw)) {
       await child.kill9();
       return true;
@@ -225,7 +225,7 @@ describe('kill -9 at random points', () => {
       // run 3 starts well within the 60 s transaction timeout of run 1's open transaction
       const c3 = spawnRun(t, 'zombie-3');
       await c3.ready();
-      const restored = c3.find('detector state restored')[0]!;
+      const restored = await c3.waitLog('task state restored', 30_000);
       const restoredAfterMs = Date.parse(String(restored.time)) - killedAt;
       expect(restoredAfterMs, 'run 3 restored within the 60 s transaction timeout (else there is nothing to test)').toBeLessThan(50_000);
       await producer.send(after);

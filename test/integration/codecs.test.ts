@@ -108,7 +108,7 @@ describe('every codec, produced by kcat', () => {
       seen.push(codec);
       expect(deny, `denylist with TOKENWATCH_OUTPUT_COMPRESSION=${output}`).toEqual([output]);
       expect(segmentCodecs(env.input), `input written by kcat -z ${codec}`).toEqual([codec]);
-      const changelog = segmentCodecs(changelogTopic(env.group));
+      const changelog = segmentCodecs(changelogTopic(env.group, env.input));
       expect(changelog, `changelog with TOKENWATCH_COMPRESSION=${internal}`).toContain(internal);
     }
     // with the native services (npm test, .ci/run) every run is checked

@@ -26,7 +26,7 @@ export class FakeBus implements CheckerBus {
       this.delivered.set(p, l.length);
       await this.onBatch({
         topic: 't', partition: p, messages: l.slice(from), highWatermark: String(l.length + this.hidden),
-        heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+        heartbeat: async () => undefined, isRunning: () => true, isStale: () => false, defer: () => undefined,
       });
     }
   }
@@ -36,15 +36,18 @@ export class FakeBus implements CheckerBus {
     this.ensured.push(...specs.map((s) => s.topic));
   }
   consumer(): BusConsumer {
-    const assigned: Array<(a: Array<{ topic: string; partition: number }>) => void> = [];
+    const assigned: Array<(a: Array<{ topic: string; partition: number }>, info: { memberId: string }) => void> = [];
     return {
       run: async (_topics, _fromBeginning, onBatch) => {
         this.onBatch = onBatch;
-        for (const cb of assigned) cb([0, 1, 2].map((partition) => ({ topic: 't', partition })));
+        for (const cb of assigned) cb([0, 1, 2].map((partition) => ({ topic: 't', partition })), { memberId: 'fake' });
       },
       commit: async () => undefined,
       onAssignment: (cb) => assigned.push(cb),
       onCrash: () => undefined,
+      pause: () => undefined,
+      resume: () => undefined,
+      seek: () => undefined,
       stop: async () => {
         this.onBatch = undefined;
       },
