@@ -258,6 +258,7 @@ export class Processor {
             );
             this.consumer?.resume(resumed);
             this.updateTaskMetrics();
+            this.updateStateMetrics();
           },
           { log, metrics, stopping: () => this.stopping, context: { source, partitions }, message: 'restoring task state from the changelog failed; retrying' },
         );
