@@ -116,6 +116,8 @@ const int = (min: number, max: number) => (raw: string) => {
   return Number.isInteger(n) && n >= min && n <= max ? n : expected(`a whole number from ${min} to ${max}`);
 };
 const bool = (raw: string) => (/^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : expected('true or false'));
+/** What TOKENWATCH_REKEY sends through the repartition topic. */
+export type RekeyMode = 'auto' | 'all' | 'off';
 
 /** A JWT StringOrURI: any string, but one containing ":" must be a URI (RFC 7519 §2). */
 const stringOrUri = (raw: string) => {
@@ -197,7 +199,12 @@ export const EnvSchema = z.object({
     int(1_000, 3_600_000),
   ),
   TOKENWATCH_HEARTBEAT_MS: envVar('consumer heartbeat interval (at most a third of the session timeout)', '2000', int(100, 1_200_000)),
-  TOKENWATCH_REKEY: envVar('re-key the input through tokenwatch.<group>.repartition (for several instances when producers cannot key by the contract)', 'false', bool),
+  TOKENWATCH_REKEY: envVar(
+    're-key through tokenwatch.<group>.repartition: auto = the messages not keyed by the producer contract (cred.sid ?? cred.sub ?? cred.key_id ?? cred.fp), true = every message, false = none (trust the keying)',
+    'auto',
+    (raw): RekeyMode =>
+      /^auto$/i.test(raw) ? 'auto' : /^(1|true|yes|on)$/i.test(raw) ? 'all' : /^(0|false|no|off)$/i.test(raw) ? 'off' : expected('auto, true or false'),
+  ),
   TOKENWATCH_STATE_FLUSH_MS: envVar('how often detector state goes to the changelog with the input offsets (one transaction)', '1000', int(10, 600_000)),
   TOKENWATCH_MAX_KEYS_PER_DETECTOR: envVar('cap on tracked keys per detector over the whole input: each task (source partition) holds at most its share, cap / partitions, least recently used evicted first', '200000', int(100, 100_000_000)),
   TOKENWATCH_CONTROL_TOPIC: envVar('compacted control topic (circuit-breaker state shared by all instances, `tokenwatch breaker-reset`)', 'tokenwatch.control', topic),

@@ -12,7 +12,7 @@ import { NetworkConfigSchema, type NetworkConfig } from '../ingest/enrich.js';
 import { ResponseConfigSchema, type ResponseConfig } from '../respond/policy.js';
 export { ResponseConfigSchema, NetworkConfigSchema, type ResponseConfig, type NetworkConfig };
 import type { SetOptions } from '../respond/set.js';
-import { EnvSchema, ENV_SETTINGS, type Env, type EnvSetting } from './env.js';
+import { EnvSchema, ENV_SETTINGS, type Env, type EnvSetting, type RekeyMode } from './env.js';
 import type { InputFormat } from '../ingest/adapters/index.js';
 
 export { ENV_SETTINGS, type EnvSetting };
@@ -47,7 +47,8 @@ export interface Config {
   /** consumer group membership: session timeout and heartbeat interval, ms */
   group: { sessionTimeoutMs: number; heartbeatMs: number };
   stateFlushMs: number;
-  rekey: boolean;
+  /** what goes through the repartition topic: auto = messages not keyed by the producer contract, all, off */
+  rekey: RekeyMode;
   instanceId: string;
   maxKeysPerDetector: number;
   logLevel: string;

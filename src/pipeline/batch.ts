@@ -25,6 +25,8 @@ import { setBusRecord } from '../respond/set.js';
 import { breakerOpenRecord } from '../respond/breaker-control.js';
 import type { InputFormat } from '../ingest/adapters/index.js';
 import { DeadLetters } from './dead-letter.js';
+import { producerKey } from '../../schemas/keys.js';
+import { forwardRecord } from './forward.js';
 import { SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
 import { METRICS } from '../telemetry/catalogue.js';
 
@@ -66,6 +68,8 @@ export interface BatchOutput {
   dlq: number;
   findings: number;
   revocations: number;
+  /** events forwarded to the repartition topic (TOKENWATCH_REKEY=auto) */
+  forwarded: number;
 }
 
 /**
@@ -79,6 +83,8 @@ export class BatchProcessor {
   private readonly engines = new Map<string, Engine>();
   /** whether engines created from now on track their changes for a changelog */
   private tracking = false;
+  /** in TOKENWATCH_REKEY=auto: the repartition topic events of input messages not keyed by the contract go to */
+  private forwardTo?: string;
   /** partition count per source topic: a task's key cap is its share of TOKENWATCH_MAX_KEYS_PER_DETECTOR */
   private readonly partitionCounts = new Map<string, number>();
   private readonly active: Array<{ detector: Detector; config: unknown }>;
@@ -148,6 +154,17 @@ export class BatchProcessor {
     this.engines.delete(taskId(topic, partition));
   }
 
+  /**
+   * TOKENWATCH_REKEY=auto: an event of an input message whose key is not the producer contract's
+   * (`producerKey`, schemas/keys.ts) is not detected on here — its partition may not hold the
+   * rest of its key's events — but forwarded, guarded, to `repartition` (keyed like the re-keying
+   * stage does), whose tasks detect on it. Messages keyed by the contract stay in place. The
+   * choice depends on the message alone, so a producer's messages for one key all take one path.
+   */
+  forwardUnkeyed(repartition: string): void {
+    this.forwardTo = repartition;
+  }
+
   /** Makes every engine created from now on track its changes for a changelog. */
   trackChanges(): void {
     this.tracking = true;
@@ -175,8 +192,9 @@ export class BatchProcessor {
     const { metrics } = this.deps;
     const now = this.deps.now ?? Date.now;
     const engine = this.engine(topic, partition);
-    const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0 };
+    const out: BatchOutput = { alerts: [], records: [], dlq: 0, findings: 0, revocations: 0, forwarded: 0 };
     const format = this.formatOf(topic);
+    const forward = this.forwardTo !== undefined && this.formats.has(topic) ? this.forwardTo : undefined;
     const lateBefore = engine.stats.lateEvents;
     for (const m of messages) {
       // after re-keying, the headers carry where the event entered tokenwatch
@@ -190,8 +208,9 @@ export class BatchProcessor {
         decoded = [];
         this.failed(out, e, 'decode', undefined, source, m, topic, partition);
       }
-      for (const d of decoded) this.processOne(d, engine, out, now, source, m, topic, partition);
+      for (const d of decoded) this.processOne(d, engine, out, now, source, m, topic, partition, forward);
     }
+    if (out.forwarded) metrics.inc(METRICS.rekeyed_total, {}, out.forwarded);
     const late = engine.stats.lateEvents - lateBefore;
     if (late) metrics.inc(METRICS.late_events_total, {}, late);
     metrics.set(METRICS.breaker_open, {}, this.policy.breaker.isOpen(now()) ? 1 : 0);
@@ -202,7 +221,7 @@ export class BatchProcessor {
    * One decoded event, whole or not at all: a failure anywhere in its path takes back what it
    * added, dead-letters it, and the batch goes on (a poison pill never stops a partition).
    */
-  private processOne(d: Decoded, engine: Engine, out: BatchOutput, now: () => number, source: SourceRef, m: Message, topic: string, partition: number): void {
+  private processOne(d: Decoded, engine: Engine, out: BatchOutput, now: () => number, source: SourceRef, m: Message, topic: string, partition: number, forward?: string): void {
     const mark = { ...out, alerts: out.alerts.length, records: out.records.length };
     let stage: 'decode' | 'detectors' | 'response' = 'decode';
     try {
@@ -212,6 +231,11 @@ export class BatchProcessor {
         out.dlq++;
       }
       if (!d.ok) return;
+      if (forward !== undefined && m.key !== producerKey(d.event.cred)) {
+        out.records.push(forwardRecord(forward, d.event, source));
+        out.forwarded++;
+        return;
+      }
       stage = 'detectors';
       const findings = engine.process(this.enricher.enrich(d.event, source));
       stage = 'response';
@@ -220,7 +244,7 @@ export class BatchProcessor {
     } catch (e) {
       out.alerts.length = mark.alerts;
       out.records.length = mark.records;
-      Object.assign(out, { dlq: mark.dlq, findings: mark.findings, revocations: mark.revocations });
+      Object.assign(out, { dlq: mark.dlq, findings: mark.findings, revocations: mark.revocations, forwarded: mark.forwarded });
       this.failed(out, e, stage, d.ok ? d.event : undefined, source, m, topic, partition);
     }
   }

@@ -85,8 +85,14 @@ export class Processor {
   constructor(private readonly deps: ProcessorDeps) {
     this.core = new BatchProcessor(deps);
     this.health = new ConsumerHealth(deps.log, deps.metrics);
-    this.sourceTopics = deps.config.rekey ? [repartitionTopic(deps.config.groupId)] : deps.config.topics.inputs.map((i) => i.topic);
-    this.sourceGroup = deps.config.rekey ? `${deps.config.groupId}.detect` : deps.config.groupId;
+    const { rekey, groupId, topics } = deps.config;
+    const inputs = topics.inputs.map((i) => i.topic);
+    const repartition = repartitionTopic(groupId);
+    // all: a re-keying stage feeds the repartition topic, the only source; auto: the inputs and the
+    // repartition topic the detect stage forwards not-contract-keyed messages to; off: the inputs
+    this.sourceTopics = rekey === 'all' ? [repartition] : rekey === 'auto' ? [...inputs, repartition] : inputs;
+    this.sourceGroup = rekey === 'all' ? `${groupId}.detect` : groupId;
+    if (rekey === 'auto') this.core.forwardUnkeyed(repartition);
   }
 
   isReady(): boolean {
@@ -116,7 +122,7 @@ export class Processor {
       ...config.topics.inputs.map((i) => ({ topic: i.topic, partitions: config.topics.inputPartitions })),
       denylistTopicSpec(config.topics.denylist),
       { topic: config.topics.dlq, partitions: 1 },
-      ...(config.rekey ? [{ topic: this.sourceTopics[0]!, partitions: config.topics.inputPartitions }] : []),
+      ...(config.rekey !== 'off' ? [{ topic: repartitionTopic(config.groupId), partitions: config.topics.inputPartitions }] : []),
       controlTopicSpec(config.topics.control),
       ...setTopicSpecs(config.set),
     ]);
@@ -145,7 +151,7 @@ export class Processor {
     }, Math.max(50, Math.floor(config.stateFlushMs / 2)));
     this.timer.unref();
     log.info({ input: config.topics.inputs, detectors: this.core.activeDetectors, group: config.groupId, shadow: config.shadow }, 'tokenwatch consuming');
-    if (config.rekey) {
+    if (config.rekey === 'all') {
       this.rekeyer = new Rekeyer(this.deps, this.health);
       void this.rekeyer.start().catch((e) => this.health.fatal('rekey', e));
     }

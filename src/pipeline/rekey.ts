@@ -5,27 +5,17 @@
  * a hash of the re-keying rule (schemas/keys.ts), so every detector key has one owner and no raw
  * id or secret is copied to an internal topic.
  */
-import { createHash } from 'node:crypto';
-import { rekeyKey } from '../../schemas/keys.js';
 import type { SourceRef } from '../detect/contract.js';
-import type { AccessEvent } from '../../schemas/event.js';
 import type { BusConsumer, BusProducer, BusRecord } from '../io/bus.js';
 import { decodeMessage, type ProcessorDeps } from './batch.js';
 import { DeadLetters } from './dead-letter.js';
 import type { ConsumerHealth } from './health.js';
 import { retrySink } from './retry.js';
-import { repartitionTopic, SRC_OFFSET_HEADER, SRC_PARTITION_HEADER, SRC_TOPIC_HEADER } from './topics.js';
-import { METRICS } from '../telemetry/catalogue.js';
+import { repartitionTopic } from './topics.js';
+import { forwardRecord } from './forward.js';
 
-/**
- * The repartition key of a decoded event: `rk1:` + base64url SHA-256 of schemas/keys.ts
- * `rekeyKey` (tenant | sub ?? sid ?? key_id ?? fp). Equal rules give equal keys, hence one
- * partition; the ids themselves stay out of the topic. Null when the event names no credential.
- */
-export function routingKey(event: Pick<AccessEvent, 'tenant' | 'cred'>): string | null {
-  const k = rekeyKey(event.tenant, event.cred);
-  return k === undefined ? null : `rk1:${createHash('sha256').update(k).digest('base64url')}`;
-}
+export { routingKey } from './forward.js';
+import { METRICS } from '../telemetry/catalogue.js';
 
 /**
  * Stage one of a re-keyed deployment: reads the input topics as producers keyed them, decodes each
@@ -66,12 +56,7 @@ export class Rekeyer {
           const letter = deadLetters.ofDecoded(d, source, m);
           if (letter) dead.push(letter);
           if (!d.ok) continue;
-          records.push({
-            topic: target,
-            key: routingKey(d.event),
-            value: JSON.stringify(d.event),
-            headers: { [SRC_TOPIC_HEADER]: b.topic, [SRC_PARTITION_HEADER]: String(b.partition), [SRC_OFFSET_HEADER]: m.offset },
-          });
+          records.push(forwardRecord(target, d.event, source));
           forwarded++;
         }
       }
