@@ -180,7 +180,7 @@ describe('1M random fingerprints against the key cap', () => {
     const termed = await child.term();
     expect(termed.code, child.why()).toBe(0);
     const again = spawnRun(t, 'flood-restart');
-    const restored = await again.waitLog('task state restored', SOAK ? 600_000 : 120_000);
+    const restored = await again.waitLog('task state restored', SOAK ? 600_000 : 120_000, (l) => l.source === t.input);
     const restoredPeak = again.memory()?.peakKb ?? 0;
     await again.ready();
     console.info(

@@ -98,7 +98,8 @@ describe('tokenwatch run on real Kafka and ClickHouse', () => {
     try {
       await ch.command({ query: `RENAME TABLE ${env.database}.alerts TO ${env.database}.alerts_away` });
       const events = replayAttack(FP_ATTACKED, T0, 'chf');
-      await produce(env, env.input, events.map((e) => ({ key: 'one-key', value: JSON.stringify(e) })));
+      // keyed by the contract: detected on in place (another key would be forwarded to the repartition topic)
+      await produce(env, env.input, events.map((e) => ({ key: keyOf(e), value: JSON.stringify(e) })));
       await waitFor(() => running.metrics.value('tokenwatch_sink_errors_total', { sink: 'clickhouse' }) >= 2, 30_000, 'failed ClickHouse writes');
 
       const committed = await running.bus.committedOffsets(env.group, env.input);
