@@ -79,6 +79,8 @@ export interface BusConsumer {
   commit(topic: string, partition: number, nextOffset: string): Promise<void>;
   /** called with the partitions assigned after each rebalance */
   onAssignment(cb: (assigned: TopicPartitions[], info: AssignmentInfo) => void): void;
+  /** called when the client learned of a rebalance, before it rejoins (its partitions may move) */
+  onRebalancing(cb: () => void): void;
   /** stops fetching these partitions (a batch already handed out still runs) */
   pause(parts: TopicPartitions[]): void;
   resume(parts: TopicPartitions[]): void;

@@ -329,6 +329,10 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         );
         for (const cb of assignCbs) cb(assigned, { memberId: ev.payload.memberId });
       });
+      const rebalancingCbs: Array<() => void> = [];
+      c.on(c.events.REBALANCING, () => {
+        for (const cb of rebalancingCbs) cb();
+      });
       c.on(c.events.CRASH, (ev) => {
         for (const cb of crashCbs) cb(ev.payload.error, ev.payload.restart);
       });
@@ -376,6 +380,9 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
         },
         onAssignment(cb) {
           assignCbs.push(cb);
+        },
+        onRebalancing(cb) {
+          rebalancingCbs.push(cb);
         },
         // kafkajs throws when the consumer is not running (stopped, or between a crash and its
         // restart); its next assignment starts from the committed offsets, unpaused, so ignore it

@@ -143,6 +143,12 @@ export class Processor {
       heartbeatMs: config.group.heartbeatMs,
     });
     this.consumer.onAssignment((assigned, info) => this.assign(assigned, info));
+    // kafkajs has no revocation callback (eager rebalancing, KIP-429 not implemented): the closest
+    // is the moment it learns of a rebalance, before it rejoins — flush state and offsets then, so
+    // the next owner of a partition starts where this instance stopped instead of re-reading
+    this.consumer.onRebalancing(() => {
+      void this.lock.run(() => this.flushState()).catch((e) => log.warn({ err: describeError(e) }, 'state flush before the rebalance failed'));
+    });
     this.health.watch(this.consumer, 'detect');
     this.timer = setInterval(() => {
       if (this.hasPendingOffsets() && performance.now() - this.lastStateFlush >= config.stateFlushMs) {

@@ -31,11 +31,12 @@ import { committed, createInput, latestByKey, readTopic } from '../support/kafka
 import { alertIdsInClickHouse, duplicateAlerts } from '../support/clickhouse.js';
 import { LOG_DIR, freePort, scrape, spawnRun, type Child } from '../support/processes.js';
 import { waitCommittedToEnd, waitFor } from '../support/waiting.js';
-import { partitionOf, permissiveConfigFile, setDiff } from './helpers.js';
+import { noiseEvent, partitionOf, permissiveConfigFile, rng, setDiff } from './helpers.js';
 
 afterAll(teardown);
 
 const P = 6;
+const NOISE = Number(process.env.TOKENWATCH_SCALE_NOISE ?? 40_000);
 const FP_KEY = 'scale-test-fingerprint-key-0123';
 
 interface Outcome {
@@ -99,7 +100,14 @@ describe('tasks: same output whatever the fetch size, instance count, restarts a
     await createInput(base, P);
     const input = base.input;
     const sim = createSimulation({ seed: 23, durationSec: 3600, users: 200, apiKeys: 20, tenants: 3, attacksPerKind: 2, fpKey: FP_KEY });
-    const events = [...sim.events()] as AccessEventInput[];
+    // and NOISE single-use tokens over the same hour: state enough for its share per instance to show
+    const r = rng(23);
+    const simEvents = [...sim.events()] as AccessEventInput[];
+    const t0 = Date.parse(String(simEvents[0]!.ts));
+    const noise = Array.from({ length: NOISE }, (_, i) => noiseEvent(r, t0 + Math.floor((i / NOISE) * 3_600_000), `scale${i}`));
+    const events = [...simEvents, ...noise].map((e, i) => ({ e, i, ts: typeof e.ts === 'number' ? e.ts : Date.parse(String(e.ts)) }))
+      .sort((x, y) => x.ts - y.ts || x.i - y.i)
+      .map((x) => x.e);
     const byPartition: AccessEventInput[][] = Array.from({ length: P }, () => []);
     for (const e of events) byPartition[partitionOf(keyOf(e), P)]!.push(e);
     mkdirSync(LOG_DIR, { recursive: true });
@@ -180,7 +188,8 @@ describe('tasks: same output whatever the fetch size, instance count, restarts a
         `  A 1 instance: ${JSON.stringify(figA)}; restore at start ${restoreA.map((l) => `${String(l.ms)} ms`).join(', ')}\n` +
         `  B 2 instances, restart at ${(atRestart * 100).toFixed(0)} %: alerts ${oB.alerts.size}, deny ${oB.deny.size}\n` +
         `  C 3 instances, kill -9 at ${(atKill * 100).toFixed(0)} % of ${victim.c.name} (owned ${JSON.stringify(lost)}): resumed elsewhere ${resumed} ms after the kill; after the join: ${JSON.stringify(figC)}\n` +
-        `  restore of the changelog of A (${expected.keys} keys): partition 0 ${restoreOne.ms} ms (${restoreOne.records} records), all ${P} ${restoreAll.ms} ms (${restoreAll.records} records)`,
+        `  restore of the changelog of A (${expected.keys} keys): partition 0 ${restoreOne.ms} ms (${restoreOne.records} records), all ${P} ${restoreAll.ms} ms (${restoreAll.records} records)\n` +
+        `  restores at assignment in C: ${cs.concat([joiner]).flatMap((x) => x.c.find('task state restored').filter((l) => l.source === input).map((l) => `${x.c.name.split('-p_')[0]} ${JSON.stringify(l.partitions)} ${String(l.records)} rec ${String(l.ms)} ms`)).join('; ')}`,
     );
     for (const [name, o, t] of [['A', oA, tA], ['B', oB, tB], ['C', oC, tC]] as const) {
       expect(setDiff(expected.alerts, o.alerts), `${name}: alerts missing`).toEqual([]);

@@ -45,6 +45,7 @@ export class FakeBus implements CheckerBus {
       commit: async () => undefined,
       onAssignment: (cb) => assigned.push(cb),
       onCrash: () => undefined,
+      onRebalancing: () => undefined,
       pause: () => undefined,
       resume: () => undefined,
       seek: () => undefined,
