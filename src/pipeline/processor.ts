@@ -251,13 +251,17 @@ export class Processor {
             );
             const ms = Math.round(performance.now() - t0);
             metrics.set(METRICS.state_restore_seconds, {}, ms / 1000);
+            const ends = await bus.endOffsets(source);
             const resumed: TopicPartitions[] = [];
             for (const [p, e] of engines) {
               const run = this.runs.get(taskId(source, p));
               if (run?.epoch !== epoch) continue; // revoked or reassigned while restoring
               e.finishRestore();
               const cp = e.restoredCheckpoint;
-              if (cp) {
+              if (cp && BigInt(cp.nextOffset) > BigInt(ends[p] ?? '0')) {
+                // the source partition is shorter than the state says: the topic was recreated
+                log.warn({ source, partition: p, checkpoint: cp.nextOffset, end: ends[p] }, 'task checkpoint is past the end of its partition (topic recreated?); keeping the state, reading from the committed offset');
+              } else if (cp) {
                 run.nextOffset = BigInt(cp.nextOffset);
                 this.consumer?.seek(source, p, cp.nextOffset);
               }
