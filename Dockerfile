@@ -1,8 +1,7 @@
 # tokenwatch container image (used by docker-compose.yml).
 FROM node:24-bookworm-slim
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build
+# npm ci compiles the TypeScript (the `prepare` script): the image runs dist/, no transpiler
+RUN npm ci --no-audit --no-fund
 ENTRYPOINT ["node", "bin/tokenwatch.js"]

@@ -16,6 +16,8 @@ fi
 echo "[test] KAFKA_BROKERS=$KAFKA_BROKERS CLICKHOUSE_URL=$CLICKHOUSE_URL (node $(node --version))" >&2
 
 tsc -p tsconfig.json --noEmit
+# the children the suites start (bin/tokenwatch.js) run the compiled build, as in production
+tsc -p tsconfig.build.json
 tsx scripts/gen-json-schema.ts --check
 results="$(mktemp -t tokenwatch-vitest.XXXXXX.json)"
 rc=0

@@ -250,7 +250,6 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       if (!(await a.listTopics()).includes(topic)) return 0;
       const ends = await withRetry(() => a.fetchTopicOffsets(topic), 8);
       const wanted = partitions ? new Set(partitions) : undefined;
-      // the last offset of a transactional partition is a commit marker, never delivered: stop at high − 1
       const pending = new Map(
         ends.filter((e) => (!wanted || wanted.has(e.partition)) && BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
       );
@@ -267,42 +266,42 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
       try {
         await c.subscribe({ topics: [topic], fromBeginning: true });
         await new Promise<void>((resolve, reject) => {
-          let lastActivity = Date.now();
-          let joined = false;
-          const done = () => {
-            clearInterval(idle);
-            resolve();
+          let lastProgress = Date.now();
+          const finish = (e?: Error) => {
+            clearInterval(stall);
+            if (e) reject(e);
+            else resolve();
           };
-          const check = (partition: number, next: bigint) => {
-            const end = pending.get(partition);
-            // a transactional partition ends with a commit marker that is never delivered
-            if (end !== undefined && next >= end - 1n) pending.delete(partition);
-            if (pending.size === 0) done();
-          };
-          // an empty tail (only markers / aborted records left) delivers nothing: after the group
-          // join, 2 s without a record means the rest of the partition holds no committed data
-          const idle = setInterval(() => {
-            if (joined && Date.now() - lastActivity > 2_000) done();
-          }, 250);
+          // Progress is the position, not the records delivered: kafkajs reports every fetched
+          // batch's last offset — also of a batch that was only transaction markers or aborted
+          // records, which delivers nothing — so a partition is done exactly at its end offset.
+          c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
+            if (payload.topic !== topic) return;
+            lastProgress = Date.now();
+            const end = pending.get(payload.partition);
+            if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end) pending.delete(payload.partition);
+            if (pending.size === 0) finish();
+          });
+          // Short of the end only while a transaction is open there (read_committed stops at it):
+          // a killed producer's is aborted by its transaction timeout (60 s). Past that, fail, so
+          // the caller retries rather than going on with part of the state.
+          const stall = setInterval(() => {
+            if (Date.now() - lastProgress > 75_000) {
+              finish(new TokenwatchError('SINK_WRITE_FAILED', `reading ${topic} made no progress for 75 s at partitions ${[...pending.keys()].join(',')} (an open transaction?)`));
+            }
+          }, 1_000);
           c.on(c.events.GROUP_JOIN, () => {
-            joined = true;
-            lastActivity = Date.now();
+            lastProgress = Date.now();
           });
           c.run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
-              lastActivity = Date.now();
               for (const m of batch.messages) {
                 onRecord({ key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? null, partition: batch.partition });
                 n++;
               }
-              const last = batch.messages[batch.messages.length - 1];
-              if (last) check(batch.partition, BigInt(last.offset) + 1n);
             },
-          }).catch((e) => {
-            clearInterval(idle);
-            reject(e);
-          });
+          }).catch((e) => finish(e as Error));
         });
       } finally {
         await c.disconnect();

@@ -16,7 +16,7 @@
  * crash changes nothing visible.
  */
 import type { AssignmentInfo, BusBatch, BusConsumer, BusProducer, BusRecord, BusTxProducer, TopicPartitions } from '../io/bus.js';
-import { describeError } from '../../schemas/errors.js';
+import { TokenwatchError, describeError, isRetriable } from '../../schemas/errors.js';
 import { setTopicSpecs } from '../respond/set.js';
 import { BreakerControl, controlTopicSpec } from '../respond/breaker-control.js';
 import { BatchProcessor, taskId, type BatchOutput, type ProcessorDeps } from './batch.js';
@@ -210,7 +210,12 @@ export class Processor {
     this.updateTaskMetrics();
     log.info({ partitions: [...ids].sort(), restoring: fresh.map((a) => taskId(a.topic, a.partition)), dropped, rejoined }, 'partitions assigned');
     if (fresh.length) {
-      const p = this.restore(fresh, epoch).finally(() => this.restoring.delete(p));
+      const p = this.restore(fresh, epoch)
+        .catch((e: unknown) => {
+          // only when stopping (retries are unbounded otherwise): the tasks were never resumed
+          if (!this.stopping) this.health.fatal('restore', e);
+        })
+        .finally(() => this.restoring.delete(p));
       this.restoring.add(p);
     }
   }
@@ -239,16 +244,21 @@ export class Processor {
             }
             const t0 = performance.now();
             const counts = new Map<number, number>();
-            const n = await bus.readToEnd(
-              changelogTopic(config.groupId, source),
-              (r) => {
-                const e = engines.get(r.partition);
-                if (!e || !r.key) return;
-                e.applyChange(r.key, r.value);
-                counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
-              },
-              want,
-            );
+            const n = await bus
+              .readToEnd(
+                changelogTopic(config.groupId, source),
+                (r) => {
+                  const e = engines.get(r.partition);
+                  if (!e || !r.key) return;
+                  e.applyChange(r.key, r.value);
+                  counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+                },
+                want,
+              )
+              .catch((e: unknown) => {
+                // whatever Kafka said, the restore is worth another try (the partitions wait meanwhile)
+                throw isRetriable(e) ? e : new TokenwatchError('SINK_WRITE_FAILED', `reading the changelog of ${source}: ${describeError(e)}`, { cause: e });
+              });
             const ms = Math.round(performance.now() - t0);
             metrics.set(METRICS.state_restore_seconds, {}, ms / 1000);
             const ends = await bus.endOffsets(source);
@@ -300,6 +310,12 @@ export class Processor {
       const out = this.core.process(b.topic, b.partition, messages);
       await this.flush(out, b);
     }
+    if (this.runs.get(taskId(b.topic, b.partition)) !== run) {
+      // revoked while its output was written: the output is durable (and idempotent), but the
+      // offset and the state are the next owner's now — it reads these events again
+      log.info({ topic: b.topic, partition: b.partition }, 'partition revoked during its batch; its offset is left to the next owner');
+      return;
+    }
     run.nextOffset = next;
     (this.pendingOffsets[b.topic] ??= {})[b.partition] = next.toString();
     metrics.inc(METRICS.messages_total, { topic: b.topic }, messages.length);
@@ -339,7 +355,13 @@ export class Processor {
   private flushState(): Promise<void> {
     const { config } = this.deps;
     if (!this.hasPendingOffsets() || this.flushInFlight) return this.flushing;
-    const offsets = this.pendingOffsets;
+    // only the offsets of tasks still owned and running: a revoked task's belong to its next owner
+    const offsets: Record<string, Record<number, string>> = {};
+    for (const [topic, parts] of Object.entries(this.pendingOffsets)) {
+      for (const [p, o] of Object.entries(parts)) {
+        if (this.runs.get(taskId(topic, Number(p)))?.status === 'ready') (offsets[topic] ??= {})[Number(p)] = o;
+      }
+    }
     const records: BusRecord[] = [];
     for (const run of this.runs.values()) {
       if (run.status !== 'ready' || !this.core.hasTask(run.topic, run.partition)) continue;

@@ -52,6 +52,9 @@ interface InstanceFigures {
 }
 
 /** The same input, one task per partition, in process: what every run must give. */
+/** alert id -> what triggered it in the reference (for the failure message) */
+const triggers = new Map<string, string>();
+
 async function reference(t: TestEnv, byPartition: AccessEventInput[][]): Promise<Outcome & { keys: number; byDetector: Record<string, number> }> {
   const config = loadConfig(detectors, { ...t.env, LOG_LEVEL: 'silent' });
   const geo = await openGeoLookup(config.geoip);
@@ -64,6 +67,7 @@ async function reference(t: TestEnv, byPartition: AccessEventInput[][]): Promise
       const o = core.process(t.input, p, msgs);
       for (const a of o.alerts) {
         out.alerts.add(a.alert_id);
+        triggers.set(a.alert_id, `${a.detector} at ${a.source}`);
         out.byDetector[a.detector] = (out.byDetector[a.detector] ?? 0) + 1;
       }
       for (const r of o.records) if (r.topic === config.topics.denylist && r.value !== null && r.key) out.deny.add(r.key);
@@ -192,7 +196,7 @@ describe('tasks: same output whatever the fetch size, instance count, restarts a
         `  restores at assignment in C: ${cs.concat([joiner]).flatMap((x) => x.c.find('task state restored').filter((l) => l.source === input).map((l) => `${x.c.name.split('-p_')[0]} ${JSON.stringify(l.partitions)} ${String(l.records)} rec ${String(l.ms)} ms`)).join('; ')}`,
     );
     for (const [name, o, t] of [['A', oA, tA], ['B', oB, tB], ['C', oC, tC]] as const) {
-      expect(setDiff(expected.alerts, o.alerts), `${name}: alerts missing`).toEqual([]);
+      expect(setDiff(expected.alerts, o.alerts).map((id) => `${id} (${triggers.get(id)})`), `${name}: alerts missing`).toEqual([]);
       expect(setDiff(o.alerts, expected.alerts), `${name}: alerts not in the reference`).toEqual([]);
       expect([...o.deny].sort(), `${name}: denylist keys`).toEqual([...expected.deny].sort());
       expect(await duplicateAlerts(t), `${name}: duplicates in the deduplicated view`).toEqual([]);
