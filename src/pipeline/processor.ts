@@ -208,6 +208,7 @@ export class Processor {
     this.consumer?.pause(fresh);
     this.ready = true;
     this.updateTaskMetrics();
+    this.updateStateMetrics();
     log.info({ partitions: [...ids].sort(), restoring: fresh.map((a) => taskId(a.topic, a.partition)), dropped, rejoined }, 'partitions assigned');
     if (fresh.length) {
       const p = this.restore(fresh, epoch)

@@ -47,6 +47,7 @@ interface Outcome {
 interface InstanceFigures {
   name: string;
   tasks: number;
+  restoring: number;
   keys: number;
   heapMb: number;
 }
@@ -92,7 +93,13 @@ async function figures(c: Child, port: number): Promise<InstanceFigures> {
   const m = await scrape(port);
   let keys = 0;
   for (const [k, v] of m) if (k.startsWith('tokenwatch_state_keys{')) keys += v;
-  return { name: c.name, tasks: m.get('tokenwatch_tasks{status="ready"}') ?? 0, keys, heapMb: Math.round((m.get('tokenwatch_process_heap_bytes') ?? 0) / 1048576) };
+  return {
+    name: c.name,
+    tasks: m.get('tokenwatch_tasks{status="ready"}') ?? 0,
+    restoring: m.get('tokenwatch_tasks{status="restoring"}') ?? 0,
+    keys,
+    heapMb: Math.round((m.get('tokenwatch_process_heap_bytes') ?? 0) / 1048576),
+  };
 }
 
 /** The input partitions (task ids) a child owns after its last assignment (the repartition topic's tasks idle here: the input is keyed by the contract). */
@@ -181,8 +188,15 @@ describe('tasks: same output whatever the fetch size, instance count, restarts a
     const live = [...survivors, joiner];
     await waitCommittedToEnd(tC, 180_000, live.map((x) => x.c));
     await waitFor(() => live.every((x) => owned(x.c, input).length === 2) || undefined, 30_000, 'C after the join: two partitions each');
-    await new Promise((r) => setTimeout(r, 1_000)); // metrics of the last restores / batches
-    const figC = await Promise.all(live.map((x) => figures(x.c, x.port)));
+    // every task restored and running again after the last rebalance (the joiner's)
+    const figC = await waitFor(
+      async () => {
+        const f = await Promise.all(live.map((x) => figures(x.c, x.port)));
+        return f.every((x) => x.tasks === 2 * 2 && x.restoring === 0) ? f : undefined;
+      },
+      60_000,
+      'C: every task ready after the join',
+    );
 
     const [oA, oB, oC] = [await outcome(tA), await outcome(tB), await outcome(tC)];
     const restoreOne = await restoreTime(base, changelogTopic(tA.group, input), [0]);
