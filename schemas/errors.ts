@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   CODEC_FAILED: { retriable: false },
   /** a consumer stopped and its client will not restart it: the process must not look alive */
   CONSUMER_CRASHED: { retriable: false },
+  /** a newer producer with the same transactional id took over (a task moved): this one must stop writing */
+  PRODUCER_FENCED: { retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

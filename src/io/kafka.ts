@@ -236,6 +236,10 @@ export function kafkaBus(brokers: string[], clientId: string, log: Logger): Bus 
             await tx.commit();
           } catch (e) {
             await tx.abort().catch(() => undefined);
+            const type = (e as { type?: string }).type ?? (e as { cause?: { type?: string } }).cause?.type;
+            if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED' || /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/.test(String((e as Error).message))) {
+              throw new TokenwatchError('PRODUCER_FENCED', `transactional id ${transactionalId} was taken over by a newer producer`, { cause: e });
+            }
             throw sinkError(`Kafka transaction of ${records.length} record(s) and ${Object.values(offsets.topics).reduce((n, p) => n + Object.keys(p).length, 0)} offset(s)`, e);
           }
         },

@@ -51,12 +51,17 @@ interface TaskRun {
   epoch: number;
   /** next input offset the task's state covers (events before it are in the state already) */
   nextOffset?: bigint;
+  /**
+   * The task's own transactional producer (`<changelog>.<partition>`): initialising it fences the
+   * task's previous owner — its open transaction is aborted and its later commits refused — so no
+   * state of an older owner can land after this one's (Kafka Streams' per-task EOS).
+   */
+  tx?: BusTxProducer;
 }
 
 export class Processor {
   private consumer?: BusConsumer;
   private producer?: BusProducer;
-  private tx?: BusTxProducer;
   private control?: BreakerControl;
   readonly core: BatchProcessor;
   private ready = false;
@@ -130,10 +135,6 @@ export class Processor {
     // the shared breaker state (a trip elsewhere, or before a restart) is in force before the first batch
     this.control = new BreakerControl({ bus, topic: config.topics.control, breaker: this.core.policy.breaker, log, metrics: this.deps.metrics });
     await this.control.start();
-    // A stable transactional id: initialising it fences a killed predecessor of this instance and
-    // aborts its open state transaction, so a restore cannot stop short of state committed after it
-    // (an open transaction holds the read_committed end back).
-    this.tx = await bus.transactionalProducer(`tokenwatch.${config.groupId}.${config.instanceId}`, { compression: config.compression.internal });
     this.core.trackChanges();
     this.producer = await bus.producer({ compression: config.compression.output });
     this.consumer = bus.consumer(this.sourceGroup, {
@@ -198,6 +199,7 @@ export class Processor {
       this.runs.delete(id);
       this.core.dropTask(run.topic, run.partition);
       delete this.pendingOffsets[run.topic]?.[run.partition];
+      this.closeTx(run);
       dropped.push(id);
     }
     const fresh = mine.filter((a) => !this.runs.has(taskId(a.topic, a.partition)));
@@ -238,6 +240,17 @@ export class Processor {
           async () => {
             const want = current();
             if (want.length === 0) return;
+            // fence the previous owners first: their open transactions are aborted, so the read
+            // below reaches the end at once, and nothing of theirs can land after it
+            await Promise.all(
+              want.map(async (p) => {
+                const run = this.runs.get(taskId(source, p));
+                if (!run || run.tx) return;
+                const tx = await this.taskProducer(source, p);
+                if (this.runs.get(taskId(source, p)) === run) run.tx = tx;
+                else await tx.close().catch(() => undefined); // dropped meanwhile
+              }),
+            );
             const engines = new Map<number, Engine>();
             for (const p of want) {
               this.core.dropTask(source, p);
@@ -356,29 +369,25 @@ export class Processor {
   private flushState(): Promise<void> {
     const { config } = this.deps;
     if (!this.hasPendingOffsets() || this.flushInFlight) return this.flushing;
-    // only the offsets of tasks still owned and running: a revoked task's belong to its next owner
-    const offsets: Record<string, Record<number, string>> = {};
-    for (const [topic, parts] of Object.entries(this.pendingOffsets)) {
-      for (const [p, o] of Object.entries(parts)) {
-        if (this.runs.get(taskId(topic, Number(p)))?.status === 'ready') (offsets[topic] ??= {})[Number(p)] = o;
-      }
-    }
-    const records: BusRecord[] = [];
+    const commits: Array<{ run: TaskRun; records: BusRecord[]; offset: string }> = [];
     for (const run of this.runs.values()) {
-      if (run.status !== 'ready' || !this.core.hasTask(run.topic, run.partition)) continue;
+      // only tasks still owned and running: a revoked task's offsets belong to its next owner
+      const next = this.pendingOffsets[run.topic]?.[run.partition];
+      if (next === undefined || run.status !== 'ready' || !run.tx || !this.core.hasTask(run.topic, run.partition)) continue;
       const engine = this.core.engine(run.topic, run.partition);
       const topic = changelogTopic(config.groupId, run.topic);
       const changes = engine.takeChanges();
-      const next = offsets[run.topic]?.[run.partition];
-      if (next !== undefined) changes.push(taskRecord({ nextOffset: next, streamTimeMs: engine.watermarkMs, lastSweepMs: engine.lastSweepMs }));
-      for (const c of changes) records.push({ topic, partition: run.partition, key: c.key, value: c.value });
+      changes.push(taskRecord({ nextOffset: next, streamTimeMs: engine.watermarkMs, lastSweepMs: engine.lastSweepMs }));
+      commits.push({ run, offset: next, records: changes.map((c) => ({ topic, partition: run.partition, key: c.key, value: c.value })) });
     }
     this.pendingOffsets = {};
     this.lastStateFlush = performance.now();
     this.flushInFlight = true;
-    this.flushing = this.sendState(records, offsets).finally(() => {
-      this.flushInFlight = false;
-    });
+    this.flushing = Promise.all(commits.map((c) => this.sendState(c.run, c.records, c.offset)))
+      .then(() => undefined)
+      .finally(() => {
+        this.flushInFlight = false;
+      });
     return this.flushing;
   }
 
@@ -386,16 +395,39 @@ export class Processor {
     return Object.values(this.pendingOffsets).some((parts) => Object.keys(parts).length > 0);
   }
 
-  private async sendState(records: BusRecord[], offsets: Record<string, Record<number, string>>): Promise<void> {
+  /** One task's state changes and input offset, in one transaction of the task's producer. */
+  private async sendState(run: TaskRun, records: BusRecord[], offset: string): Promise<void> {
     const { metrics, log } = this.deps;
-    await retrySink('changelog', () => this.tx!.commit(records, { groupId: this.sourceGroup, topics: offsets }), {
-      log,
-      metrics,
-      stopping: () => this.stopping,
-      context: { records: records.length },
-      message: 'state changelog / offset commit failed; retrying',
-    });
-    metrics.inc(METRICS.changelog_records_total, {}, records.length);
+    try {
+      await retrySink('changelog', () => run.tx!.commit(records, { groupId: this.sourceGroup, topics: { [run.topic]: { [run.partition]: offset } } }), {
+        log,
+        metrics,
+        stopping: () => this.stopping,
+        context: { task: taskId(run.topic, run.partition), records: records.length },
+        message: 'state changelog / offset commit failed; retrying',
+      });
+      metrics.inc(METRICS.changelog_records_total, {}, records.length);
+    } catch (e) {
+      if ((e as TokenwatchError).code !== 'PRODUCER_FENCED') throw e;
+      // another instance initialised the task's producer: it owns the task now and restored it,
+      // so these changes are its to redo; this one commits nothing more for the task until the
+      // rebalance takes it away
+      log.warn({ task: taskId(run.topic, run.partition) }, 'task taken over by another instance; its state flush is dropped');
+      this.closeTx(run);
+    }
+  }
+
+  /** The task's transactional producer, initialised (which fences the task's previous owner). */
+  private taskProducer(topic: string, partition: number): Promise<BusTxProducer> {
+    const { bus, config } = this.deps;
+    return bus.transactionalProducer(`${changelogTopic(config.groupId, topic)}.${partition}`, { compression: config.compression.internal });
+  }
+
+  /** Closes a dropped task's producer once the flush that may be using it is done. */
+  private closeTx(run: TaskRun): void {
+    const tx = run.tx;
+    run.tx = undefined;
+    if (tx) void this.flushing.catch(() => undefined).then(() => tx.close().catch(() => undefined));
   }
 
   /** Makes a batch's output durable, retrying each sink with backoff until it succeeds. */
@@ -428,7 +460,7 @@ export class Processor {
     await this.rekeyer?.stop();
     await this.consumer?.stop().catch(() => undefined);
     await this.producer?.close().catch(() => undefined);
-    await this.tx?.close().catch(() => undefined);
+    await Promise.allSettled([...this.runs.values()].map((r) => r.tx?.close()));
   }
 }
 
