@@ -188,7 +188,7 @@ export const EnvSchema = z.object({
   TOKENWATCH_FETCH_MAX_WAIT_MS: envVar('longest the broker holds a fetch open waiting for input (latency vs. requests)', '100', int(1, 60_000)),
   TOKENWATCH_FETCH_MAX_BYTES: envVar('most bytes one fetch returns per partition (one batch); output does not depend on it', '262144', int(1_024, 64 * 1024 * 1024)),
   TOKENWATCH_INSTANCE_ID: envVar(
-    'stable id of this instance: its state transactions fence a killed predecessor with the same id; unique per instance',
+    'id of this instance: its Kafka client id (tokenwatch-<id>), so the group shows which instance owns which partitions; unique per instance',
     hostname(),
     (raw) => (/^[A-Za-z0-9._-]{1,128}$/.test(raw) ? raw : expected('letters, digits, ".", "_" or "-" (at most 128)')),
     { shownDefault: 'the host name' },

@@ -150,7 +150,7 @@ export function loadConfig(detectors: readonly Detector[], env: NodeJS.ProcessEn
     fail('config.network.anonymousCidrs / config.response.allowlist.cidrs', 'CIDR blocks like 203.0.113.0/24', (err as Error).message);
   }
   return {
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: 'tokenwatch' },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: `tokenwatch-${e.TOKENWATCH_INSTANCE_ID}` },
     topics: {
       input: e.TOKENWATCH_INPUT_TOPIC[0]!,
       inputs: inputTopics(e),
