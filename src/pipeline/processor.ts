@@ -195,7 +195,9 @@ export class Processor {
     const epoch = ++this.epoch;
     const dropped: string[] = [];
     for (const [id, run] of this.runs) {
-      if (ids.has(id) && !rejoined) continue;
+      // kept: still ours, same membership, and still able to commit (a task whose producer was
+      // fenced is restored afresh: whoever fenced it may have written state since)
+      if (ids.has(id) && !rejoined && (run.tx || run.status !== 'ready')) continue;
       this.runs.delete(id);
       this.core.dropTask(run.topic, run.partition);
       delete this.pendingOffsets[run.topic]?.[run.partition];
@@ -246,7 +248,9 @@ export class Processor {
               want.map(async (p) => {
                 const run = this.runs.get(taskId(source, p));
                 if (!run || run.tx) return;
-                const tx = await this.taskProducer(source, p);
+                const tx = await this.taskProducer(source, p).catch((e: unknown) => {
+                  throw isRetriable(e) ? e : new TokenwatchError('SINK_WRITE_FAILED', `initialising the producer of task ${taskId(source, p)}: ${describeError(e)}`, { cause: e });
+                });
                 if (this.runs.get(taskId(source, p)) === run) run.tx = tx;
                 else await tx.close().catch(() => undefined); // dropped meanwhile
               }),
