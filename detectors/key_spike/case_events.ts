@@ -5,14 +5,9 @@
  * <minute> of the case, in processing order — so a finding expected when the count of minute 10
  * reaches 101 has trigger `k1.m10.100`.
  */
-import type { DetectorCaseEvent, ExpectedFinding } from '../../src/detect/contract.js';
+import type { DetectorCase, DetectorCaseEvent } from '../../src/detect/contract.js';
 
-export interface KeySpikeCase {
-  name: string;
-  kind: 'fires' | 'quiet' | 'boundary';
-  config?: Record<string, unknown>;
-  events: DetectorCaseEvent[];
-  expect: ExpectedFinding[];
+export interface KeySpikeCase extends DetectorCase {
   /** for fires cases: event time (s) the attack starts; the finding must come within 120 s of it */
   attackStartSec?: number;
 }

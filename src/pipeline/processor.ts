@@ -321,7 +321,8 @@ export class Processor {
       return;
     }
     // a restored task's state already covers the events before its checkpoint
-    const messages = run.nextOffset === undefined ? b.messages : b.messages.filter((m) => BigInt(m.offset) >= run.nextOffset!);
+    const from = run.nextOffset;
+    const messages = from === undefined || BigInt(b.messages[0]!.offset) >= from ? b.messages : b.messages.filter((m) => BigInt(m.offset) >= from);
     const last = b.messages[b.messages.length - 1]!;
     const next = BigInt(last.offset) + 1n;
     if (messages.length) {

@@ -6,7 +6,7 @@
  */
 import { event, replayAttack } from '../fixtures/events.js';
 import type { AccessEventInput } from '../../schemas/event.js';
-import { Rng } from '../support/random.js';
+import { ALNUM, B64, B64URL, DIGITS, HEX, LOWER, Rng, UPPER } from '../support/random.js';
 
 export interface FuzzInput {
   /** index in the generated list */
@@ -34,17 +34,10 @@ export function seedFromEnv(): number {
 
 export { Rng };
 
-const UP = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const LO = 'abcdefghijklmnopqrstuvwxyz';
-const DI = '0123456789';
-const ALNUM = UP + LO + DI;
-const B64URL = ALNUM + '-_';
-const B64 = ALNUM + '+/';
-const HEX = '0123456789abcdef';
 
 /** Random text that always mixes cases and digits (so it looks random to an entropy check). */
 function mixed(r: Rng, n: number, alphabet = ALNUM): string {
-  return r.str(1, UP) + r.str(1, LO) + r.str(1, DI) + r.str(n - 3, alphabet);
+  return r.str(1, UPPER) + r.str(1, LOWER) + r.str(1, DIGITS) + r.str(n - 3, alphabet);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,11 +84,11 @@ export function makeSecret(r: Rng, kind: (typeof SECRET_KINDS)[number]): Secret 
     }
     case 'xoxb': {
       const tail = mixed(r, 24);
-      const v = `xo${'xb'}-${r.str(11, DI)}-${r.str(12, DI)}-${tail}`;
+      const v = `xo${'xb'}-${r.str(11, DIGITS)}-${r.str(12, DIGITS)}-${tail}`;
       return { kind, value: v, core: tail, extra: [] };
     }
     case 'aws': {
-      const id = 'AK' + 'IA' + r.str(16, UP + '234567');
+      const id = 'AK' + 'IA' + r.str(16, UPPER + '234567');
       const secret = mixed(r, 40, B64);
       return { kind, value: `aws_access_key_id=${id} aws_secret_access_key=${secret}`, core: secret, extra: [] };
     }

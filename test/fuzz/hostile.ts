@@ -18,7 +18,7 @@ import { producerKey } from '../../schemas/keys.js';
 import type { AccessEventInput } from '../../schemas/event.js';
 import { BERLIN, FIXTURE_EXP, FRANKFURT_DC } from '../fixtures/events.js';
 import { T0 } from '../support/services.js';
-import { Rng as BaseRng } from '../support/random.js';
+import { ALNUM, B64, B64URL, DIGITS, HEX, LOWER, Rng as BaseRng, UPPER } from '../support/random.js';
 
 /** The seed used when TOKENWATCH_FUZZ_SEED is not set. */
 export const DEFAULT_SEED = 20261204;
@@ -35,13 +35,6 @@ export function fuzzSeed(): number {
 // ---------------------------------------------------------------------------------------------
 // PRNG
 
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-const DIGITS = '0123456789';
-const ALNUM = UPPER + LOWER + DIGITS;
-const B64URL = ALNUM + '-_';
-const B64 = ALNUM + '+/';
-const HEX = '0123456789abcdef';
 
 /** The shared seeded generator, plus text that looks random (upper, lower and a digit). */
 export class Rng extends BaseRng {

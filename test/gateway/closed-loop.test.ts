@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
-import { fakeJwt, freePort, freeUdpPort, kcatTail, need, rawRequest, ROOT, run, stopAll, waitFor, type KafkaTail, type RawResponse } from './helpers.js';
+import { fakeJwt, freePort, freeUdpPort, kcatTail, loopEnv, need, rawRequest, ROOT, run, stopAll, waitFor, type KafkaTail, type LoopPorts, type RawResponse } from './helpers.js';
 import { teardown, testEnv, type TestEnv } from '../support/services.js';
 import { spawnRun, spawnTokenwatch, type Child } from '../support/processes.js';
 import { alertRows, queryRows } from '../support/clickhouse.js';
@@ -60,7 +60,7 @@ interface Sent {
 
 let t: TestEnv;
 let env: NodeJS.ProcessEnv;
-let ports: { nginx: number; bridge: number; syslog: number; upstream: number };
+let ports: LoopPorts;
 let bridge: Child;
 let processor: Child;
 let gatewayUp = false;
@@ -120,19 +120,7 @@ beforeAll(async () => {
     TOKENWATCH_TRUSTED_CIDRS: '127.0.0.1/32',
     TOKENWATCH_BRIDGE_LISTEN: `127.0.0.1:${ports.bridge}`,
   });
-  env = {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
-    TOKENWATCH_SERVICES_DIR: dir,
-    TOKENWATCH_FP_KEY: KEY,
-    KAFKA_BROKERS: BROKERS,
-    TOKENWATCH_GATEWAY_TOPIC: TOPIC,
-    TOKENWATCH_DENYLIST_TOPIC: t.denylist,
-    TOKENWATCH_NGINX_PORT: String(ports.nginx),
-    TOKENWATCH_BRIDGE_PORT: String(ports.bridge),
-    TOKENWATCH_SYSLOG_PORT: String(ports.syslog),
-    TOKENWATCH_UPSTREAM_PORT: String(ports.upstream),
-  };
+  env = loopEnv({ dir, fpKey: KEY, brokers: BROKERS, topic: TOPIC, denylist: t.denylist, ports });
   // the denylist-server first (NGINX fails closed without it), then the gateway, then the processor
   bridge = spawnTokenwatch(t, 'loop-bridge', ['denylist-server'], { LOG_LEVEL: 'debug' });
   await waitFor('denylist-server', 30_000, async () => (await rawRequest(ports.bridge, '/readyz', [])).status === 200, () => bridge.output);

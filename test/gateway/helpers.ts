@@ -7,9 +7,36 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The ports of one gateway loop (scripts/gateway.sh): NGINX, the denylist-server, syslog (UDP), the upstream. */
+export interface LoopPorts {
+  nginx: number;
+  bridge: number;
+  syslog: number;
+  upstream: number;
+}
+
+/** The environment scripts/gateway.sh and the loop's processes run with (this process's, plus the loop's own). */
+export function loopEnv(o: { dir: string; fpKey: string; brokers: string; topic: string; denylist: string; ports: LoopPorts }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+    TOKENWATCH_SERVICES_DIR: o.dir,
+    TOKENWATCH_FP_KEY: o.fpKey,
+    KAFKA_BROKERS: o.brokers,
+    TOKENWATCH_GATEWAY_TOPIC: o.topic,
+    TOKENWATCH_DENYLIST_TOPIC: o.denylist,
+    TOKENWATCH_NGINX_PORT: String(o.ports.nginx),
+    TOKENWATCH_BRIDGE_PORT: String(o.ports.bridge),
+    TOKENWATCH_SYSLOG_PORT: String(o.ports.syslog),
+    TOKENWATCH_UPSTREAM_PORT: String(o.ports.upstream),
+    ...extra,
+  };
+}
 
 /** Fails (never skips) when a runtime the suite needs is missing. */
 export function need(cmd: string, hint: string): string {

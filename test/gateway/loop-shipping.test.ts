@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { fingerprint, TFP1_RE } from '../../schemas/fingerprint.js';
-import { fakeJwt, freePort, freeUdpPort, kcatTail, need, rawRequest, ROOT, run, start, stop, stopAll, waitFor, type KafkaTail } from './helpers.js';
+import { fakeJwt, freePort, freeUdpPort, kcatTail, loopEnv, need, rawRequest, ROOT, run, start, stop, stopAll, waitFor, type KafkaTail, type LoopPorts } from './helpers.js';
 
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const KEY = 'loop-' + randomBytes(16).toString('hex');
@@ -43,7 +43,7 @@ interface Sent {
 }
 
 let env: NodeJS.ProcessEnv;
-let ports: { nginx: number; bridge: number; syslog: number; upstream: number };
+let ports: LoopPorts;
 let bridge: ReturnType<typeof start> | undefined;
 /** Kafka records of the gateway topic as kcat reads them, with performance.now() when each arrived here. */
 let kcat: KafkaTail | undefined;
@@ -68,21 +68,7 @@ beforeAll(async () => {
   need('kcat', 'apt-get install -y kcat (scripts/services.sh installs it)');
   run('bash', [GATEWAY, 'install'], { timeoutMs: 900_000 });
   ports = { nginx: await freePort(), bridge: await freePort(), syslog: await freeUdpPort(), upstream: await freePort() };
-  env = {
-    ...process.env,
-    PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
-    TOKENWATCH_SERVICES_DIR: dir,
-    TOKENWATCH_FP_KEY: KEY,
-    KAFKA_BROKERS: BROKERS,
-    TOKENWATCH_GATEWAY_TOPIC: TOPIC,
-    TOKENWATCH_DENYLIST_TOPIC: DENYLIST,
-    TOKENWATCH_NGINX_PORT: String(ports.nginx),
-    TOKENWATCH_BRIDGE_PORT: String(ports.bridge),
-    TOKENWATCH_BRIDGE_LISTEN: `127.0.0.1:${ports.bridge}`,
-    TOKENWATCH_SYSLOG_PORT: String(ports.syslog),
-    TOKENWATCH_UPSTREAM_PORT: String(ports.upstream),
-    LOG_LEVEL: 'warn',
-  };
+  env = loopEnv({ dir, fpKey: KEY, brokers: BROKERS, topic: TOPIC, denylist: DENYLIST, ports }, { TOKENWATCH_BRIDGE_LISTEN: `127.0.0.1:${ports.bridge}`, LOG_LEVEL: 'warn' });
   await startBridge();
   gateway('up');
   kcat = kcatTail(TOPIC, { brokers: BROKERS, env, clock: () => performance.now() });

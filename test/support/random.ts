@@ -3,7 +3,10 @@
  * failure reproduces from the seed it prints.
  */
 
-export const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+import { ALNUM } from '../../src/ingest/guard/formats.js';
+
+// the alphabets the key-format table uses, once
+export { ALNUM, B64, B64URL, DIGITS, HEX, LOWER, UPPER } from '../../src/ingest/guard/formats.js';
 
 /** mulberry32: small, fast, seedable. */
 export class Rng {
