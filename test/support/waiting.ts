@@ -3,6 +3,7 @@ import { alertIdsInClickHouse } from './clickhouse.js';
 import { committed, withAdmin } from './kafka.js';
 import type { TestEnv } from './services.js';
 import type { Child } from './processes.js';
+import { repartitionTopic } from '../../src/pipeline/topics.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -38,19 +39,29 @@ export async function waitFor<T>(probe: () => T | Promise<T>, timeoutMs: number,
 }
 
 /**
- * Waits until the group's committed offsets reach the input's end (as it is when called) on every
- * partition: every sink of every batch is durable. Fails at once when one of `running` exits, or
- * when `check` throws a {@link FailNow}; a timeout names the children's last warnings.
+ * Waits until the test's group has committed every input offset — and, with TOKENWATCH_REKEY=auto
+ * (the default), every offset of the repartition topic the input's not-contract-keyed messages
+ * were forwarded to (they are durable there before the input offsets commit), so everything the
+ * input carries has been detected on.
  */
 export async function waitCommittedToEnd(t: TestEnv, timeoutMs: number, running: Child[] = [], check?: () => void): Promise<void> {
-  const ends = await withAdmin(t, (a) => a.fetchTopicOffsets(t.input));
+  const deadline = Date.now() + timeoutMs;
+  await committedToEnd(t, t.input, timeoutMs, running, check);
+  if (t.config.rekey !== 'auto' || t.input === repartitionTopic(t.group)) return;
+  const repartition = repartitionTopic(t.group);
+  const exists = await withAdmin(t, async (a) => (await a.listTopics()).includes(repartition));
+  if (exists) await committedToEnd(t, repartition, Math.max(5_000, deadline - Date.now()), running, check);
+}
+
+async function committedToEnd(t: TestEnv, topic: string, timeoutMs: number, running: Child[], check?: () => void): Promise<void> {
+  const ends = await withAdmin(t, (a) => a.fetchTopicOffsets(topic));
   await waitFor(async () => {
     check?.();
     const dead = running.find((c) => !c.alive);
     if (dead) throw new ChildDied(`${dead.name} ${dead.why()}; log ${dead.logFile}:\n${dead.tail()}`);
-    const c = await committed(t);
+    const c = await committed(t, topic);
     return ends.every((e) => BigInt(e.high) === BigInt(e.low) || (c[e.partition] ?? -1n) >= BigInt(e.high));
-  }, timeoutMs, `committed offsets of ${t.group} to reach the end of ${t.input}`).catch((e: Error) => {
+  }, timeoutMs, `committed offsets of ${t.group} to reach the end of ${topic}`).catch((e: Error) => {
     const warnings = running.flatMap((c) => c.logs.filter((l) => l.level >= 40).slice(-3).map((l) => `${c.name}: ${l.msg} ${String(l.err ?? l.error ?? '')}`));
     throw new Error(`${e.message}${warnings.length ? `\nlast warnings:\n${warnings.join('\n')}` : ''}`, { cause: e });
   });
